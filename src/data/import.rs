@@ -1,0 +1,200 @@
+//! `chloe data import`: CSV price history to chloe's Parquet schema.
+
+use std::{fs::File, path::Path, sync::Arc};
+
+use arrow::{
+    array::{Array, AsArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray},
+    csv::{ReaderBuilder, reader::Format},
+    datatypes::{DataType, Field, Schema},
+};
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+
+use super::synth::{price_schema, write};
+use crate::{cli::ImportArgs, error::DataError};
+
+fn csv_err(path: &Path, message: impl Into<String>) -> DataError {
+    DataError::Csv {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Parses `UTC`, `Z` or a fixed offset like `+08:00` / `-0500`.
+fn parse_tz(s: &str) -> Option<FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() != 4 {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = digits[2..].parse().ok()?;
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// Parses one timestamp cell into microseconds UTC.
+fn parse_ts(s: &str, format: Option<&str>, tz: &FixedOffset) -> Option<i64> {
+    let s = s.trim();
+    let local = |n: NaiveDateTime| tz.from_local_datetime(&n).single().map(|t| t.timestamp_micros());
+    if let Some(f) = format {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            return local(n);
+        }
+        return NaiveDate::parse_from_str(s, f)
+            .ok()
+            .and_then(|d| local(d.and_hms_opt(0, 0, 0)?));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros());
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            return local(n);
+        }
+    }
+    for f in ["%Y-%m-%d", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return local(d.and_hms_opt(0, 0, 0)?);
+        }
+    }
+    None
+}
+
+/// Converts a CSV file to Parquet; returns the number of rows written.
+pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
+    let path = &args.input;
+    let tz = parse_tz(&args.tz).ok_or_else(|| {
+        csv_err(path, format!("--tz must be UTC or an offset like +08:00, got \"{}\"", args.tz))
+    })?;
+    let mut file = File::open(path).map_err(|e| csv_err(path, format!("cannot open: {e}")))?;
+    let format = Format::default().with_header(true);
+    let (inferred, _) = format
+        .infer_schema(&mut file, Some(1))
+        .map_err(|e| csv_err(path, format!("cannot read the header: {e}")))?;
+    let names: Vec<String> = inferred.fields().iter().map(|f| f.name().clone()).collect();
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let file = File::open(path).map_err(|e| csv_err(path, format!("cannot open: {e}")))?;
+    let reader = ReaderBuilder::new(schema)
+        .with_format(format)
+        .with_batch_size(64 * 1024)
+        .build(file)
+        .map_err(|e| csv_err(path, e.to_string()))?;
+    let col = |name: &str, required: bool| -> Result<Option<usize>, DataError> {
+        match names.iter().position(|n| n == name) {
+            Some(i) => Ok(Some(i)),
+            None if required => Err(csv_err(
+                path,
+                format!("missing column \"{name}\" (columns present: {})", names.join(", ")),
+            )),
+            None => Ok(None),
+        }
+    };
+    let ts_i = col(&args.timestamp_col, true)?.expect("required");
+    let sym_i = if args.symbol.is_some() {
+        None
+    } else {
+        Some(col(&args.symbol_col, true)?.expect("required"))
+    };
+    let close_i = col(&args.close_col, true)?.expect("required");
+    let (o_i, h_i, l_i) = (col(&args.open_col, false)?, col(&args.high_col, false)?, col(&args.low_col, false)?);
+    let v_i = col(&args.volume_col, false)?;
+    let mut rows: Vec<(String, i64, [f64; 5])> = Vec::new();
+    let mut line = 1usize; // header
+    for batch in reader {
+        let batch = batch.map_err(|e| csv_err(path, format!("after line {line}: {e}")))?;
+        let get = |i: usize| batch.column(i).as_string::<i32>().clone();
+        let ts = get(ts_i);
+        let sym = sym_i.map(get);
+        let num = |i: Option<usize>| i.map(get);
+        let (o, h, l, c, v) = (num(o_i), num(h_i), num(l_i), get(close_i), num(v_i));
+        for r in 0..batch.num_rows() {
+            line += 1;
+            fn cell(a: &StringArray, r: usize) -> Option<&str> {
+                (!a.is_null(r)).then(|| a.value(r).trim()).filter(|s| !s.is_empty())
+            }
+            let t = cell(&ts, r)
+                .and_then(|s| parse_ts(s, args.format.as_deref(), &tz))
+                .ok_or_else(|| {
+                    csv_err(
+                        path,
+                        format!(
+                            "line {line}, column \"{}\": cannot parse timestamp \"{}\"",
+                            args.timestamp_col,
+                            cell(&ts, r).unwrap_or("")
+                        ),
+                    )
+                })?;
+            let s = match (&sym, &args.symbol) {
+                (Some(a), _) => cell(a, r)
+                    .ok_or_else(|| csv_err(path, format!("line {line}, column \"{}\": empty symbol", args.symbol_col)))?
+                    .to_string(),
+                (None, Some(s)) => s.clone(),
+                (None, None) => unreachable!("symbol column or --symbol"),
+            };
+            let parse = |a: &Option<StringArray>, name: &str| -> Result<f64, DataError> {
+                match a.as_ref().and_then(|a| cell(a, r)) {
+                    None => Ok(f64::NAN),
+                    Some(x) => x.parse::<f64>().map_err(|_| {
+                        csv_err(path, format!("line {line}, column \"{name}\": not a number: \"{x}\""))
+                    }),
+                }
+            };
+            let close = parse(&Some(c.clone()), &args.close_col)?;
+            let vals = [
+                parse(&o, &args.open_col)?,
+                parse(&h, &args.high_col)?,
+                parse(&l, &args.low_col)?,
+                close,
+                parse(&v, &args.volume_col)?,
+            ];
+            rows.push((s, t, vals));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let opt = |k: usize| -> Float64Array { rows.iter().map(|r| (!r.2[k].is_nan()).then_some(r.2[k])).collect() };
+    let batch = RecordBatch::try_new(
+        price_schema(),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()).with_timezone("UTC")),
+            Arc::new(StringArray::from(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())),
+            Arc::new(opt(0)),
+            Arc::new(opt(1)),
+            Arc::new(opt(2)),
+            Arc::new(opt(3)),
+            Arc::new(opt(4)),
+        ],
+    )
+    .map_err(|e| csv_err(path, e.to_string()))?;
+    write(&args.output, &batch).map_err(|e| csv_err(&args.output, format!("cannot write: {e:#}")))?;
+    Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_with_offsets() {
+        let utc = parse_tz("UTC").unwrap();
+        let manila = parse_tz("+08:00").unwrap();
+        let d = parse_ts("2020-01-02", None, &utc).unwrap();
+        assert_eq!(crate::data::time::format_us(d), "2020-01-02");
+        // Midnight in Manila is 16:00 the day before in UTC.
+        let m = parse_ts("2020-01-02", None, &manila).unwrap();
+        assert_eq!(d - m, 8 * 3_600_000_000);
+        assert_eq!(parse_ts("02/01/2020", Some("%d/%m/%Y"), &utc), Some(d));
+        assert!(parse_tz("Asia/Manila").is_none());
+    }
+}

@@ -1,0 +1,898 @@
+//! Reading Parquet into [`Bars`] with pushdown, validation while converting,
+//! and building the [`Panel`] a job asks for.
+//!
+//! Pushdown: only the needed columns are decoded; row groups whose statistics
+//! cannot match the symbol or date filter are skipped; inside the remaining
+//! row groups a row filter decodes the price columns only for matching rows.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs::File,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use arrow::{
+    array::{Array, ArrayRef, AsArray, BooleanArray, StringArray},
+    compute::cast,
+    datatypes::{DataType, Float64Type, Int64Type, Schema, TimeUnit},
+    record_batch::RecordBatch,
+};
+use parquet::arrow::{
+    ProjectionMask,
+    arrow_reader::{
+        ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter,
+        statistics::StatisticsConverter,
+    },
+};
+use rayon::prelude::*;
+
+use super::{
+    Loaded,
+    bars::{Bars, Origin, Problems},
+    panel::Panel,
+    resample::resample,
+    time::{DAY_US, format_us, weekday},
+};
+use crate::{
+    config::{CalendarMode, ColumnMap, DataSpec, SymbolSelection},
+    error::DataError,
+};
+
+/// One Parquet file and the hive partition values in its path.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    /// File path.
+    pub path: PathBuf,
+    /// `key=value` folder names between the dataset root and the file.
+    pub partitions: Vec<(String, String)>,
+}
+
+/// What to read from a dataset.
+#[derive(Debug, Clone)]
+pub struct Selection<'a> {
+    /// Symbols to keep.
+    pub symbols: &'a SymbolSelection,
+    /// First timestamp kept (inclusive), microseconds UTC.
+    pub start: Option<i64>,
+    /// Last timestamp kept (inclusive).
+    pub end: Option<i64>,
+    /// Column names.
+    pub columns: &'a ColumnMap,
+}
+
+/// Lists the Parquet files of a file, folder (hive-partitioned or not) or glob.
+pub fn resolve_files(path: &Path) -> Result<Vec<FileSource>, DataError> {
+    let text = path.to_string_lossy();
+    let not_found = || DataError::NotFound {
+        path: text.to_string(),
+    };
+    if text.contains(['*', '?', '[']) {
+        let mut files: Vec<PathBuf> = glob::glob(&text)
+            .map_err(|e| DataError::Unreadable {
+                path: path.to_path_buf(),
+                message: format!("bad glob pattern: {e}"),
+            })?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(not_found());
+        }
+        return Ok(files
+            .into_iter()
+            .map(|p| FileSource {
+                partitions: partitions_of(&p),
+                path: p,
+            })
+            .collect());
+    }
+    if path.is_file() {
+        return Ok(vec![FileSource {
+            path: path.to_path_buf(),
+            partitions: Vec::new(),
+        }]);
+    }
+    if !path.is_dir() {
+        return Err(not_found());
+    }
+    let mut out = Vec::new();
+    walk(path, &mut Vec::new(), &mut out).map_err(|e| DataError::Unreadable {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    if out.is_empty() {
+        return Err(not_found());
+    }
+    Ok(out)
+}
+
+fn walk(
+    dir: &Path,
+    parts: &mut Vec<(String, String)>,
+    out: &mut Vec<FileSource>,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let p = e.path();
+        if p.is_dir() {
+            let pushed = match name.split_once('=') {
+                Some((k, v)) => {
+                    parts.push((k.to_string(), v.to_string()));
+                    true
+                }
+                None => false,
+            };
+            walk(&p, parts, out)?;
+            if pushed {
+                parts.pop();
+            }
+        } else if name.ends_with(".parquet") || name.ends_with(".parq") || name.ends_with(".pq") {
+            out.push(FileSource {
+                path: p,
+                partitions: parts.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn partitions_of(p: &Path) -> Vec<(String, String)> {
+    p.parent()
+        .into_iter()
+        .flat_map(|d| d.components())
+        .filter_map(|c| {
+            let s = c.as_os_str().to_string_lossy();
+            s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Reads every file of a dataset; problems are collected, not raised.
+pub fn read_bars(
+    files: &[FileSource],
+    sel: &Selection<'_>,
+) -> Result<(Bars, Problems), DataError> {
+    let parts: Vec<(FileBars, Problems)> = files
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| read_file(i as u32, f, sel))
+        .collect::<Result<_, _>>()?;
+    let mut bars = Bars {
+        files: files.iter().map(|f| f.path.clone()).collect(),
+        ..Bars::default()
+    };
+    let mut problems = Problems::default();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    for (fb, p) in parts {
+        problems.merge(p);
+        let map: Vec<u32> = fb
+            .symbols
+            .iter()
+            .map(|s| {
+                *ids.entry(s.clone()).or_insert_with(|| {
+                    bars.symbols.push(s.clone());
+                    (bars.symbols.len() - 1) as u32
+                })
+            })
+            .collect();
+        bars.symbol.extend(fb.bars.symbol.iter().map(|&s| map[s as usize]));
+        bars.timestamp.extend(fb.bars.timestamp);
+        bars.open.extend(fb.bars.open);
+        bars.high.extend(fb.bars.high);
+        bars.low.extend(fb.bars.low);
+        bars.close.extend(fb.bars.close);
+        bars.volume.extend(fb.bars.volume);
+        bars.origin.extend(fb.bars.origin);
+    }
+    Ok((bars, problems))
+}
+
+struct FileBars {
+    symbols: Vec<String>,
+    bars: Bars,
+}
+
+struct Cols {
+    ts: usize,
+    symbol: Option<usize>,
+    ohlc: Option<[usize; 3]>,
+    close: usize,
+    volume: Option<usize>,
+}
+
+fn unreadable(path: &Path, e: impl std::fmt::Display) -> DataError {
+    DataError::Unreadable {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn find_columns(path: &Path, schema: &Schema, c: &ColumnMap, hive_symbol: bool) -> Result<Cols, DataError> {
+    let present = || {
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let idx = |name: &str| schema.index_of(name).ok();
+    let required = |name: &str| {
+        idx(name).ok_or_else(|| DataError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            present: present(),
+        })
+    };
+    let ts = required(&c.timestamp)?;
+    let symbol = if hive_symbol && idx(&c.symbol).is_none() {
+        None
+    } else {
+        Some(required(&c.symbol)?)
+    };
+    let close = required(&c.close)?;
+    let (o, h, l) = (idx(&c.open), idx(&c.high), idx(&c.low));
+    let ohlc = match (o, h, l) {
+        (Some(o), Some(h), Some(l)) => Some([o, h, l]),
+        (None, None, None) => None,
+        _ => {
+            let missing = [(&c.open, o), (&c.high, h), (&c.low, l)]
+                .into_iter()
+                .find(|(_, i)| i.is_none())
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+            return Err(DataError::MissingColumn {
+                path: path.to_path_buf(),
+                column: format!("{missing}\" (open, high and low come together; \"{missing}"),
+                present: present(),
+            });
+        }
+    };
+    let volume = idx(&c.volume);
+    // Types.
+    let check = |i: usize, ok: fn(&DataType) -> bool, expected: &str| {
+        let f = schema.field(i);
+        if ok(f.data_type()) {
+            Ok(())
+        } else {
+            Err(DataError::ColumnType {
+                path: path.to_path_buf(),
+                column: f.name().clone(),
+                found: f.data_type().to_string(),
+                expected: expected.to_string(),
+            })
+        }
+    };
+    check(
+        ts,
+        |t| matches!(t, DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64),
+        "timestamp (s/ms/us/ns, any time zone), date32 or date64",
+    )?;
+    if let Some(s) = symbol {
+        check(s, is_string_like, "string, large string or dictionary of strings")?;
+    }
+    let price = |t: &DataType| matches!(t, DataType::Float64 | DataType::Float32);
+    check(close, price, "float64 or float32")?;
+    if let Some(ohlc) = ohlc {
+        for i in ohlc {
+            check(i, price, "float64 or float32")?;
+        }
+    }
+    if let Some(v) = volume {
+        check(
+            v,
+            |t| t.is_floating() || t.is_integer(),
+            "a float or integer type",
+        )?;
+    }
+    Ok(Cols {
+        ts,
+        symbol,
+        ohlc,
+        close,
+        volume,
+    })
+}
+
+fn is_string_like(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_string_like(v),
+        _ => false,
+    }
+}
+
+/// Converts a timestamp-like array to microseconds UTC; nulls become `None`.
+fn to_micros(a: &dyn Array) -> Vec<Option<i64>> {
+    let scale = |v: i64, unit: &TimeUnit| match unit {
+        TimeUnit::Second => v.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => v.saturating_mul(1_000),
+        TimeUnit::Microsecond => v,
+        TimeUnit::Nanosecond => v.div_euclid(1_000),
+    };
+    match a.data_type() {
+        DataType::Timestamp(unit, _) => {
+            let ints = cast(&a.slice(0, a.len()), &DataType::Int64).expect("timestamp casts to int64");
+            let ints = ints.as_primitive::<Int64Type>();
+            ints.iter().map(|v| v.map(|v| scale(v, unit))).collect()
+        }
+        DataType::Date32 => a
+            .as_primitive::<arrow::datatypes::Date32Type>()
+            .iter()
+            .map(|v| v.map(|d| d as i64 * DAY_US))
+            .collect(),
+        DataType::Date64 => a
+            .as_primitive::<arrow::datatypes::Date64Type>()
+            .iter()
+            .map(|v| v.map(|ms| ms * 1_000))
+            .collect(),
+        _ => vec![None; a.len()],
+    }
+}
+
+fn to_strings(a: &ArrayRef) -> StringArray {
+    let c = cast(a, &DataType::Utf8).expect("string-like column casts to utf8");
+    c.as_string::<i32>().clone()
+}
+
+fn keep_row_groups(
+    builder: &ParquetRecordBatchReaderBuilder<File>,
+    cols: &ColumnMap,
+    sel: &Selection<'_>,
+    has_symbol_col: bool,
+) -> Vec<usize> {
+    let md = builder.metadata();
+    let n = md.num_row_groups();
+    let mut keep = vec![true; n];
+    let schema = builder.schema();
+    let pschema = builder.parquet_schema();
+    if (sel.start.is_some() || sel.end.is_some())
+        && let Ok(conv) = StatisticsConverter::try_new(&cols.timestamp, schema, pschema)
+        && let (Ok(mins), Ok(maxs)) = (
+            conv.row_group_mins(md.row_groups().iter()),
+            conv.row_group_maxes(md.row_groups().iter()),
+        )
+    {
+        let (mins, maxs) = (to_micros(&mins), to_micros(&maxs));
+        for g in 0..n {
+            if let (Some(lo), Some(hi)) = (mins[g], maxs[g]) {
+                if sel.end.is_some_and(|e| lo > e) || sel.start.is_some_and(|s| hi < s) {
+                    keep[g] = false;
+                }
+            }
+        }
+    }
+    if has_symbol_col
+        && let SymbolSelection::List(wanted) = sel.symbols
+        && let Ok(conv) = StatisticsConverter::try_new(&cols.symbol, schema, pschema)
+        && let (Ok(mins), Ok(maxs)) = (
+            conv.row_group_mins(md.row_groups().iter()),
+            conv.row_group_maxes(md.row_groups().iter()),
+        )
+        && mins.data_type() == &DataType::Utf8
+    {
+        let (mins, maxs) = (mins.as_string::<i32>(), maxs.as_string::<i32>());
+        for g in 0..n {
+            if mins.is_valid(g) && maxs.is_valid(g) {
+                let (lo, hi) = (mins.value(g), maxs.value(g));
+                if !wanted.iter().any(|w| w.as_str() >= lo && w.as_str() <= hi) {
+                    keep[g] = false;
+                }
+            }
+        }
+    }
+    (0..n).filter(|&g| keep[g]).collect()
+}
+
+fn read_file(index: u32, src: &FileSource, sel: &Selection<'_>) -> Result<(FileBars, Problems), DataError> {
+    let path = &src.path;
+    let hive_symbol = src
+        .partitions
+        .iter()
+        .rev()
+        .find(|(k, _)| k == &sel.columns.symbol)
+        .map(|(_, v)| v.clone());
+    let empty = || {
+        Ok((
+            FileBars {
+                symbols: Vec::new(),
+                bars: Bars::default(),
+            },
+            Problems::default(),
+        ))
+    };
+    if let Some(s) = &hive_symbol
+        && !sel.symbols.contains(s)
+    {
+        return empty();
+    }
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, e))?;
+    let schema = builder.schema().clone();
+    let cols = find_columns(path, &schema, sel.columns, hive_symbol.is_some())?;
+    let groups = keep_row_groups(&builder, sel.columns, sel, cols.symbol.is_some());
+    let md = builder.metadata().clone();
+    // File row number of the first row of each kept row group.
+    let mut group_start = Vec::with_capacity(md.num_row_groups());
+    let mut acc = 0u64;
+    for g in md.row_groups() {
+        group_start.push(acc);
+        acc += g.num_rows() as u64;
+    }
+    let kept_rows: Vec<(u64, u64)> = groups
+        .iter()
+        .map(|&g| (group_start[g], md.row_group(g).num_rows() as u64))
+        .collect();
+    if groups.is_empty() {
+        return empty();
+    }
+    let mut roots = vec![cols.ts, cols.close];
+    roots.extend(cols.symbol);
+    roots.extend(cols.ohlc.into_iter().flatten());
+    roots.extend(cols.volume);
+    let pschema = builder.parquet_schema().clone();
+    let mut builder = builder
+        .with_projection(ProjectionMask::roots(&pschema, roots.clone()))
+        .with_row_groups(groups)
+        .with_batch_size(64 * 1024);
+    // Positions (among rows of the kept row groups) that pass the filter.
+    let selected: Option<Arc<Mutex<Vec<u64>>>> = {
+        let filter_symbols = matches!(sel.symbols, SymbolSelection::List(_)) && cols.symbol.is_some();
+        let filter_time = sel.start.is_some() || sel.end.is_some();
+        if filter_symbols || filter_time {
+            let mut pred_roots = vec![cols.ts];
+            pred_roots.extend(cols.symbol.filter(|_| filter_symbols));
+            let wanted: HashSet<String> = match sel.symbols {
+                SymbolSelection::List(v) => v.iter().cloned().collect(),
+                SymbolSelection::All => HashSet::new(),
+            };
+            let (ts_name, sym_name) = (sel.columns.timestamp.clone(), sel.columns.symbol.clone());
+            let (start, end) = (sel.start.unwrap_or(i64::MIN), sel.end.unwrap_or(i64::MAX));
+            let out = Arc::new(Mutex::new(Vec::new()));
+            let out2 = out.clone();
+            let mut seen = 0u64;
+            let pred = ArrowPredicateFn::new(
+                ProjectionMask::roots(&pschema, pred_roots),
+                move |batch: RecordBatch| {
+                    let ts = to_micros(batch.column_by_name(&ts_name).expect("projected").as_ref());
+                    let syms = if filter_symbols {
+                        Some(to_strings(batch.column_by_name(&sym_name).expect("projected")))
+                    } else {
+                        None
+                    };
+                    let mut mask = Vec::with_capacity(batch.num_rows());
+                    let mut sel = out2.lock().expect("not poisoned");
+                    for (r, t) in ts.iter().enumerate() {
+                        // Null timestamps are kept so validation reports them.
+                        let in_time = t.is_none_or(|t| t >= start && t <= end);
+                        let in_sym = syms
+                            .as_ref()
+                            .is_none_or(|s| s.is_null(r) || wanted.contains(s.value(r)));
+                        let keep = in_time && in_sym;
+                        if keep {
+                            sel.push(seen + r as u64);
+                        }
+                        mask.push(keep);
+                    }
+                    seen += batch.num_rows() as u64;
+                    Ok(BooleanArray::from(mask))
+                },
+            );
+            builder = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
+            Some(out)
+        } else {
+            None
+        }
+    };
+    let reader = builder.build().map_err(|e| unreadable(path, e))?;
+    let file_row = |pos: u64| -> u64 {
+        let mut p = pos;
+        for &(start, len) in &kept_rows {
+            if p < len {
+                return start + p;
+            }
+            p -= len;
+        }
+        pos
+    };
+    let mut fb = FileBars {
+        symbols: Vec::new(),
+        bars: Bars::default(),
+    };
+    let mut problems = Problems::default();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut pos = 0u64;
+    let names = sel.columns;
+    for batch in reader {
+        let batch = batch.map_err(|e| unreadable(path, e))?;
+        let n = batch.num_rows();
+        let positions: Vec<u64> = match &selected {
+            Some(s) => {
+                let s = s.lock().expect("not poisoned");
+                s[pos as usize..pos as usize + n].to_vec()
+            }
+            None => (pos..pos + n as u64).collect(),
+        };
+        pos += n as u64;
+        let col = |name: &str| batch.column_by_name(name).expect("projected column");
+        let ts = to_micros(col(&names.timestamp).as_ref());
+        let floats = |name: &str| -> (Vec<f64>, Vec<bool>) {
+            let a = cast(col(name), &DataType::Float64).expect("numeric casts to float64");
+            let a = a.as_primitive::<Float64Type>();
+            let valid = (0..a.len()).map(|i| a.is_valid(i)).collect();
+            let vals = (0..a.len())
+                .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
+                .collect();
+            (vals, valid)
+        };
+        let (close, close_valid) = floats(&names.close);
+        let ohlc = cols
+            .ohlc
+            .map(|_| (floats(&names.open), floats(&names.high), floats(&names.low)));
+        let volume = cols.volume.map(|_| floats(&names.volume));
+        let sym_ids: Vec<Option<u32>> = match (&hive_symbol, cols.symbol) {
+            (Some(h), None) => {
+                let id = intern(&mut ids, &mut fb.symbols, h);
+                vec![Some(id); n]
+            }
+            _ => {
+                let s = to_strings(col(&names.symbol));
+                let mut last: Option<(String, u32)> = None;
+                (0..n)
+                    .map(|r| {
+                        if s.is_null(r) {
+                            return None;
+                        }
+                        let v = s.value(r);
+                        if let Some((lv, id)) = &last
+                            && lv == v
+                        {
+                            return Some(*id);
+                        }
+                        let id = intern(&mut ids, &mut fb.symbols, v);
+                        last = Some((v.to_string(), id));
+                        Some(id)
+                    })
+                    .collect()
+            }
+        };
+        let file_name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for r in 0..n {
+            let row = file_row(positions[r]);
+            let sym_name = |id: Option<u32>| id.map_or("<null>".to_string(), |i| fb.symbols[i as usize].clone());
+            let ex = |t: Option<i64>| {
+                format!(
+                    "{} {} ({file_name} row {row})",
+                    sym_name(sym_ids[r]),
+                    t.map_or("<null>".into(), format_us)
+                )
+            };
+            let (Some(t), Some(sid)) = (ts[r], sym_ids[r]) else {
+                if ts[r].is_none() {
+                    problems.add(&format!("column \"{}\" is null", names.timestamp), || ex(ts[r]));
+                }
+                if sym_ids[r].is_none() {
+                    problems.add(&format!("column \"{}\" is null", names.symbol), || ex(ts[r]));
+                }
+                continue;
+            };
+            let c = close[r];
+            if !close_valid[r] || !c.is_finite() {
+                problems.add(
+                    &format!("column \"{}\" is null, NaN or infinite", names.close),
+                    || ex(Some(t)),
+                );
+            } else if c <= 0.0 {
+                problems.add(&format!("column \"{}\" is not positive", names.close), || {
+                    format!("{} = {c}", ex(Some(t)))
+                });
+            }
+            let (mut o, mut h, mut l) = (f64::NAN, f64::NAN, f64::NAN);
+            if let Some(((ov, ovl), (hv, hvl), (lv, lvl))) = &ohlc {
+                let valid = [ovl[r], hvl[r], lvl[r]];
+                let nvalid = valid.iter().filter(|&&v| v).count();
+                if nvalid == 3 {
+                    (o, h, l) = (ov[r], hv[r], lv[r]);
+                    let mut bad = false;
+                    for (name, v) in [(&names.open, o), (&names.high, h), (&names.low, l)] {
+                        if !v.is_finite() {
+                            problems.add(&format!("column \"{name}\" is NaN or infinite"), || ex(Some(t)));
+                            bad = true;
+                        } else if v <= 0.0 {
+                            problems.add(&format!("column \"{name}\" is not positive"), || {
+                                format!("{} = {v}", ex(Some(t)))
+                            });
+                            bad = true;
+                        }
+                    }
+                    if !bad && c.is_finite() && c > 0.0 {
+                        let tol = 1e-9 * h.abs().max(l.abs());
+                        if h < l - tol {
+                            problems.add(&format!("\"{}\" below \"{}\"", names.high, names.low), || {
+                                format!("{} high {h} low {l}", ex(Some(t)))
+                            });
+                        } else {
+                            if c < l - tol || c > h + tol {
+                                problems.add(
+                                    &format!("\"{}\" outside [low, high]", names.close),
+                                    || format!("{} close {c} low {l} high {h}", ex(Some(t))),
+                                );
+                            }
+                            if o < l - tol || o > h + tol {
+                                problems.add(
+                                    &format!("\"{}\" outside [low, high]", names.open),
+                                    || format!("{} open {o} low {l} high {h}", ex(Some(t))),
+                                );
+                            }
+                        }
+                    }
+                } else if nvalid > 0 {
+                    problems.add(
+                        &format!(
+                            "\"{}\", \"{}\", \"{}\" partly null on one bar (all three null is a close-only bar)",
+                            names.open, names.high, names.low
+                        ),
+                        || ex(Some(t)),
+                    );
+                }
+            }
+            let mut v = f64::NAN;
+            if let Some((vv, vvl)) = &volume
+                && vvl[r]
+            {
+                v = vv[r];
+                if !v.is_finite() {
+                    problems.add(&format!("column \"{}\" is NaN or infinite", names.volume), || ex(Some(t)));
+                } else if v < 0.0 {
+                    problems.add(&format!("column \"{}\" is negative", names.volume), || {
+                        format!("{} = {v}", ex(Some(t)))
+                    });
+                }
+            }
+            let b = &mut fb.bars;
+            b.timestamp.push(t);
+            b.symbol.push(sid);
+            b.open.push(o);
+            b.high.push(h);
+            b.low.push(l);
+            b.close.push(c);
+            b.volume.push(v);
+            b.origin.push(Origin { file: index, row });
+        }
+    }
+    Ok((fb, problems))
+}
+
+fn intern(ids: &mut HashMap<String, u32>, names: &mut Vec<String>, s: &str) -> u32 {
+    if let Some(&id) = ids.get(s) {
+        return id;
+    }
+    names.push(s.to_string());
+    let id = (names.len() - 1) as u32;
+    ids.insert(s.to_string(), id);
+    id
+}
+
+/// Adds a problem for every duplicated (symbol, timestamp); bars must be sorted.
+pub fn check_duplicates(bars: &Bars, problems: &mut Problems) {
+    for r in 1..bars.len() {
+        if bars.symbol[r] == bars.symbol[r - 1] && bars.timestamp[r] == bars.timestamp[r - 1] {
+            let first = bars.describe(r - 1);
+            problems.add("duplicated (symbol, timestamp)", || {
+                format!("{} and row {}", first, bars.origin[r].row)
+            });
+        }
+    }
+}
+
+/// Reads and validates a dataset selection: sorted, checked bars, or the problems.
+pub fn load_bars(
+    path: &Path,
+    sel: &Selection<'_>,
+    bar: Option<i64>,
+) -> Result<(Bars, Problems), DataError> {
+    let files = resolve_files(path)?;
+    let (mut bars, mut problems) = read_bars(&files, sel)?;
+    bars.sort();
+    check_duplicates(&bars, &mut problems);
+    if problems.is_empty()
+        && let Some(bar) = bar
+    {
+        bars = resample(&bars, bar);
+    }
+    Ok((bars, problems))
+}
+
+fn filters_text(spec_symbols: &SymbolSelection, start: Option<i64>, end: Option<i64>) -> String {
+    let mut f = Vec::new();
+    if let SymbolSelection::List(v) = spec_symbols {
+        f.push(format!("symbols {}", v.join(",")));
+    }
+    if let Some(s) = start {
+        f.push(format!("start {}", format_us(s)));
+    }
+    if let Some(e) = end {
+        f.push(format!("end {}", format_us(e)));
+    }
+    if f.is_empty() {
+        "none".into()
+    } else {
+        f.join(", ")
+    }
+}
+
+/// Checks that the selected symbols all exist; returns an error naming the missing ones.
+fn check_symbols(path: &Path, bars: &Bars, symbols: &SymbolSelection) -> Result<(), DataError> {
+    if let SymbolSelection::List(v) = symbols {
+        let missing: Vec<&str> = v
+            .iter()
+            .filter(|s| !bars.symbols.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let mut avail: Vec<&str> = bars.symbols.iter().map(String::as_str).take(10).collect();
+            if bars.symbols.len() > 10 {
+                avail.push("...");
+            }
+            return Err(DataError::UnknownSymbols {
+                path: path.display().to_string(),
+                missing: missing.join(", "),
+                available: if avail.is_empty() { "no rows in range".into() } else { avail.join(", ") },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Share of a symbol's bars that fall on Saturday or Sunday.
+fn weekend_share(bars: &Bars) -> Vec<f64> {
+    let n = bars.symbols.len();
+    let mut wk = vec![0usize; n];
+    let mut all = vec![0usize; n];
+    for r in 0..bars.len() {
+        let s = bars.symbol[r] as usize;
+        all[s] += 1;
+        if weekday(bars.timestamp[r]) >= 5 {
+            wk[s] += 1;
+        }
+    }
+    (0..n).map(|i| wk[i] as f64 / all[i].max(1) as f64).collect()
+}
+
+/// Loads the panel a `[data]` section describes, with its benchmark.
+pub fn load_panel(spec: &DataSpec) -> Result<Loaded, DataError> {
+    let sel = Selection {
+        symbols: &spec.symbols,
+        start: spec.start,
+        end: spec.end,
+        columns: &spec.columns,
+    };
+    let label = spec.path.display().to_string();
+    let (mut bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
+    if !problems.is_empty() {
+        return Err(DataError::Invalid {
+            path: label,
+            problems: problems.render(),
+        });
+    }
+    check_symbols(&spec.path, &bars, &spec.symbols)?;
+    if bars.is_empty() {
+        return Err(DataError::Empty {
+            path: label,
+            filters: filters_text(&spec.symbols, spec.start, spec.end),
+        });
+    }
+    bars.compact_symbols();
+    let mut notes = Vec::new();
+    // Mixed calendars: some symbols trade on weekends (crypto), some never do.
+    let shares = weekend_share(&bars);
+    let seven: Vec<&str> = shares
+        .iter()
+        .zip(&bars.symbols)
+        .filter(|(s, _)| **s > 0.1)
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let five: Vec<&str> = shares
+        .iter()
+        .zip(&bars.symbols)
+        .filter(|(s, _)| **s < 0.01)
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let calendar = if !seven.is_empty() && !five.is_empty() {
+        match spec.calendar {
+            None => {
+                return Err(DataError::Calendar {
+                    message: format!(
+                        "{label}: symbols trade on different calendars (7-day: {}; weekdays only: {}); set data.calendar = \"union\" or \"intersection\"",
+                        seven.join(", "),
+                        five.join(", ")
+                    ),
+                });
+            }
+            Some(mode) => {
+                let msg = format!(
+                    "mixing a 7-day calendar ({}) with a weekday one ({}): calendar = {mode:?}",
+                    seven.join(", "),
+                    five.join(", ")
+                );
+                tracing::warn!("{msg}");
+                notes.push(msg);
+                mode
+            }
+        }
+    } else {
+        spec.calendar.unwrap_or(CalendarMode::Union)
+    };
+    let rows = bars.len();
+    let (mut panel, fills) = Panel::from_bars(&bars, calendar, spec.max_fill_days, spec.bars_per_year);
+    let close_only: Vec<&str> = panel
+        .fields
+        .iter()
+        .zip(&panel.symbols)
+        .filter(|(f, _)| !f.has_ohlc)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    if !close_only.is_empty() {
+        notes.push(format!(
+            "{} of {} symbols are close-only: range-based volatility falls back to close-to-close",
+            close_only.len(),
+            panel.n_assets()
+        ));
+    }
+    let no_volume = panel.fields.iter().filter(|f| !f.has_volume).count();
+    if no_volume > 0 {
+        notes.push(format!(
+            "{no_volume} of {} symbols have no volume: liquidity features and ADV use configured defaults",
+            panel.n_assets()
+        ));
+    }
+    if let Some(b) = &spec.benchmark {
+        let syms = SymbolSelection::List(vec![b.symbol.clone()]);
+        let bsel = Selection {
+            symbols: &syms,
+            start: spec.start,
+            end: spec.end,
+            columns: &b.columns,
+        };
+        let (bbars, bproblems) = load_bars(&b.path, &bsel, spec.bar)?;
+        if !bproblems.is_empty() {
+            return Err(DataError::Invalid {
+                path: b.path.display().to_string(),
+                problems: bproblems.render(),
+            });
+        }
+        check_symbols(&b.path, &bbars, &syms)?;
+        panel.attach_benchmark(&b.symbol, &bbars.timestamp, &bbars.close, spec.max_fill_days);
+        let missing = panel
+            .benchmark
+            .as_ref()
+            .map_or(0, |bm| bm.available.iter().filter(|a| !**a).count());
+        if missing > 0 {
+            notes.push(format!(
+                "benchmark {} has no value on {missing} of {} bars",
+                b.symbol,
+                panel.n_bars()
+            ));
+        }
+    }
+    for n in &notes {
+        tracing::info!("{n}");
+    }
+    Ok(Loaded {
+        panel,
+        fills,
+        rows,
+        notes,
+    })
+}

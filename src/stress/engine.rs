@@ -1,0 +1,147 @@
+//! Runs every scenario over a path range in chunks on a backend, falls back
+//! to the CPU for chunks the device fails, and reduces results in path order.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use super::{
+    ChunkOut, StressBackend,
+    cpu::CpuBackend,
+    model::Prepared,
+    summary::{Accumulator, BandRow, ScenarioSummary},
+};
+use crate::config::stress::{MarketInputs, StressSpec};
+
+/// A fully resolved stress run: spec, market and per-scenario kernel inputs.
+pub struct Plan {
+    /// Scenario names, in order.
+    pub names: Vec<String>,
+    /// Kernel inputs per scenario.
+    pub prepared: Vec<Prepared>,
+    /// Starting capital.
+    pub capital: f64,
+    /// Days per path.
+    pub horizon: u32,
+    /// Exact bands up to this many paths.
+    pub exact_band_paths: u64,
+    /// Paths per chunk, when fixed.
+    pub chunk_paths: Option<u64>,
+}
+
+impl Plan {
+    /// Prepares every scenario of `spec` on `market`; `hist[i]` is scenario i's bootstrap table.
+    pub fn new(spec: &StressSpec, market: &MarketInputs, seed: u64, hist: Vec<Vec<f32>>) -> Self {
+        let prepared = spec
+            .scenarios
+            .iter()
+            .zip(hist)
+            .enumerate()
+            .map(|(i, (s, h))| Prepared::new(spec, market, seed, i as u32, s, h))
+            .collect();
+        Self {
+            names: spec.scenarios.iter().map(|s| s.name.clone()).collect(),
+            prepared,
+            capital: spec.capital,
+            horizon: spec.horizon,
+            exact_band_paths: spec.exact_band_paths,
+            chunk_paths: spec.chunk_paths,
+        }
+    }
+}
+
+/// What a run produced, besides the streamed path rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Summary per scenario.
+    pub summaries: Vec<ScenarioSummary>,
+    /// Bands per scenario and day.
+    #[serde(skip)]
+    pub bands: Vec<BandRow>,
+    /// Whether the bands are exact percentiles (else histogram).
+    pub exact_bands: bool,
+    /// Chunks run.
+    pub chunks: u64,
+    /// Chunks the primary backend failed and the CPU re-ran.
+    pub fallback_chunks: u64,
+    /// First device error, when a fallback happened.
+    pub fallback_reason: Option<String>,
+}
+
+/// Simulates `paths` of every scenario; `on_chunk(scenario, first_path, chunk)`
+/// receives chunks in order (for streaming to Parquet); `tick` is called once per chunk.
+pub fn run(
+    plan: &Plan,
+    backend: &mut dyn StressBackend,
+    paths: Range<u64>,
+    mut on_chunk: impl FnMut(usize, u64, &ChunkOut) -> anyhow::Result<()>,
+    tick: &dyn Fn(),
+) -> anyhow::Result<Outcome> {
+    let n = paths.end.saturating_sub(paths.start);
+    let exact = n <= plan.exact_band_paths;
+    let mut cpu = CpuBackend;
+    let mut use_primary = true;
+    let mut out = Outcome {
+        summaries: Vec::new(),
+        bands: Vec::new(),
+        exact_bands: exact,
+        chunks: 0,
+        fallback_chunks: 0,
+        fallback_reason: None,
+    };
+    for (s, p) in plan.prepared.iter().enumerate() {
+        let mut acc = Accumulator::new(plan.capital, plan.horizon, n, exact);
+        let chunk = plan.chunk_paths.unwrap_or_else(|| backend.max_chunk(p)).max(1);
+        let mut used = Vec::new();
+        let mut first = paths.start;
+        while first < paths.end {
+            let range = first..(first + chunk).min(paths.end);
+            let res = if use_primary {
+                match backend.run_chunk(p, range.clone()) {
+                    Ok(r) => {
+                        used.push(backend.name());
+                        r
+                    }
+                    Err(e) if backend.name() != "cpu" => {
+                        tracing::warn!(
+                            "{} backend failed on scenario {} paths {:?}: {e:#}; re-running this and later chunks on the cpu",
+                            backend.name(),
+                            plan.names[s],
+                            range
+                        );
+                        out.fallback_reason.get_or_insert_with(|| format!("{e:#}"));
+                        use_primary = false;
+                        out.fallback_chunks += 1;
+                        used.push("cpu");
+                        cpu.run_chunk(p, range.clone())?
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                out.fallback_chunks += 1;
+                used.push("cpu");
+                cpu.run_chunk(p, range.clone())?
+            };
+            on_chunk(s, range.start, &res)?;
+            acc.push(&res.paths, &res.values);
+            out.chunks += 1;
+            tick();
+            first = range.end;
+        }
+        used.dedup();
+        used.sort_unstable();
+        used.dedup();
+        let (summary, bands) = acc.finish(&plan.names[s], &used.join("+"));
+        out.summaries.push(summary);
+        out.bands.extend(bands);
+    }
+    Ok(out)
+}
+
+/// Number of chunks `run` will process, for the progress bar.
+pub fn count_chunks(plan: &Plan, backend: &dyn StressBackend, n: u64) -> u64 {
+    plan.prepared
+        .iter()
+        .map(|p| n.div_ceil(plan.chunk_paths.unwrap_or_else(|| backend.max_chunk(p)).max(1)))
+        .sum()
+}

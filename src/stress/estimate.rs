@@ -1,0 +1,149 @@
+//! Market inputs estimated from a panel, and bootstrap return tables.
+
+use crate::{
+    config::stress::{MarketInputs, validate_correlation},
+    data::Panel,
+    error::{ConfigError, DataError},
+};
+
+fn columns(panel: &Panel, symbols: &[String], key: &str) -> Result<Vec<usize>, ConfigError> {
+    symbols
+        .iter()
+        .map(|s| {
+            panel.symbols.iter().position(|p| p == s).ok_or_else(|| {
+                ConfigError::invalid(format!("{key}.{s}"), "names a symbol that is not in the job's data")
+            })
+        })
+        .collect()
+}
+
+/// Daily log returns of `cols` on bars `rows` where every symbol has a real
+/// (not forward-filled) close on both days: `[days, cols]` row-major.
+fn complete_returns(panel: &Panel, cols: &[usize], rows: std::ops::Range<usize>) -> Vec<Vec<f64>> {
+    let mut out = Vec::new();
+    for t in rows.start.max(1)..rows.end {
+        let ok = cols.iter().all(|&j| {
+            panel.available[[t, j]]
+                && panel.available[[t - 1, j]]
+                && !panel.filled[[t, j]]
+                && panel.close[[t, j]] > 0.0
+                && panel.close[[t - 1, j]] > 0.0
+        });
+        if ok {
+            out.push(cols.iter().map(|&j| (panel.close[[t, j]] / panel.close[[t - 1, j]]).ln()).collect());
+        }
+    }
+    out
+}
+
+/// Corwin and Schultz (2012) two-day high-low spread estimate, negatives set to 0, averaged.
+fn corwin_schultz(panel: &Panel, j: usize, rows: std::ops::Range<usize>) -> Option<f64> {
+    let k = 3.0 - 2.0 * std::f64::consts::SQRT_2;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for t in rows.start.max(1)..rows.end {
+        let (h0, l0, h1, l1) = (panel.high[[t - 1, j]], panel.low[[t - 1, j]], panel.high[[t, j]], panel.low[[t, j]]);
+        if !(h0 > 0.0 && l0 > 0.0 && h1 > 0.0 && l1 > 0.0 && h0 >= l0 && h1 >= l1) {
+            continue;
+        }
+        let beta = (h0 / l0).ln().powi(2) + (h1 / l1).ln().powi(2);
+        let gamma = (h0.max(h1) / l0.min(l1)).ln().powi(2);
+        let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
+        let s = 2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp());
+        sum += s.max(0.0);
+        n += 1;
+    }
+    (n >= 10).then(|| sum / n as f64)
+}
+
+/// Estimates mu, sigma, correlation, ADV and spread of `symbols` from the last `days` bars.
+pub fn estimate_market(
+    panel: &Panel,
+    symbols: &[String],
+    days: usize,
+    default_spread: f64,
+    default_adv: f64,
+    max_repair: f64,
+) -> anyhow::Result<MarketInputs> {
+    let cols = columns(panel, symbols, "stress.portfolio.weights")?;
+    let end = panel.n_bars();
+    let rows = end.saturating_sub(days)..end;
+    let r = complete_returns(panel, &cols, rows.clone());
+    if r.len() < 20 {
+        return Err(DataError::TooShort {
+            message: format!(
+                "stress.market.estimation_days: {} days with a return for every one of {} symbols in the last {days} bars, need at least 20",
+                r.len(),
+                symbols.len()
+            ),
+        }
+        .into());
+    }
+    let n = cols.len();
+    let nd = r.len() as f64;
+    let mean: Vec<f64> = (0..n).map(|i| r.iter().map(|x| x[i]).sum::<f64>() / nd).collect();
+    let cov = |i: usize, j: usize| r.iter().map(|x| (x[i] - mean[i]) * (x[j] - mean[j])).sum::<f64>() / (nd - 1.0);
+    let sigma: Vec<f64> = (0..n).map(|i| cov(i, i).sqrt()).collect();
+    let correlation: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| {
+                    if i == j {
+                        1.0
+                    } else if sigma[i] > 0.0 && sigma[j] > 0.0 {
+                        (cov(i, j) / (sigma[i] * sigma[j])).clamp(-1.0, 1.0)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let correlation = validate_correlation(correlation, n, max_repair.max(0.01))?;
+    let mu = (0..n).map(|i| mean[i] + sigma[i] * sigma[i] / 2.0).collect();
+    let mut adv = Vec::with_capacity(n);
+    let mut spread = Vec::with_capacity(n);
+    for &j in &cols {
+        let f = panel.fields[j];
+        let traded: Vec<f64> = rows
+            .clone()
+            .filter(|&t| !panel.filled[[t, j]])
+            .map(|t| panel.close[[t, j]] * panel.volume[[t, j]])
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        adv.push(if f.has_volume && !traded.is_empty() {
+            traded.iter().sum::<f64>() / traded.len() as f64
+        } else {
+            default_adv
+        });
+        spread.push(
+            f.has_ohlc
+                .then(|| corwin_schultz(panel, j, rows.clone()))
+                .flatten()
+                .unwrap_or(default_spread)
+                .min(0.5),
+        );
+    }
+    Ok(MarketInputs { symbols: symbols.to_vec(), mu, sigma, adv, spread, correlation })
+}
+
+/// Daily log returns of `symbols` inside [start, end] (complete days only), row-major.
+pub fn bootstrap_table(
+    panel: &Panel,
+    symbols: &[String],
+    start: Option<i64>,
+    end: Option<i64>,
+    key: &str,
+) -> anyhow::Result<Vec<f32>> {
+    let cols = columns(panel, symbols, "stress.portfolio.weights")?;
+    let a = panel.timestamps.partition_point(|&t| t < start.unwrap_or(i64::MIN));
+    let b = panel.timestamps.partition_point(|&t| t <= end.unwrap_or(i64::MAX));
+    let r = complete_returns(panel, &cols, a..b);
+    if r.len() < 2 {
+        return Err(ConfigError::invalid(
+            key,
+            format!("window holds {} day(s) with returns for every symbol, need at least 2", r.len()),
+        )
+        .into());
+    }
+    Ok(r.into_iter().flatten().map(|v| v as f32).collect())
+}

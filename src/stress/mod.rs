@@ -1,0 +1,222 @@
+//! Liquidity-stress Monte Carlo: market model, Philox generator, CPU and GPU backends.
+//!
+//! `model` turns the job's market, portfolio and scenario into kernel records;
+//! `cpu` and `gpu` run the same kernel (`shaders/stress.wgsl`); `engine` runs
+//! chunks of paths and reduces them with `summary`; `report` writes the files.
+
+pub mod cpu;
+pub mod engine;
+pub mod estimate;
+pub mod gpu;
+pub mod model;
+pub mod philox;
+pub mod report;
+pub mod summary;
+
+use std::{ops::Range, time::Instant};
+
+use anyhow::Context;
+
+use self::{
+    engine::{Outcome, Plan},
+    model::{PathOut, Prepared},
+};
+use crate::{
+    cli::{BackendChoice, StressArgs},
+    config::{
+        JobSpec,
+        stress::{MarketSource, ScenarioKind, StressSpec},
+    },
+    error::{ConfigError, Exit, UsageError},
+    progress::Progress,
+    report::atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic},
+};
+
+/// Results of one chunk of paths.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkOut {
+    /// One result per path, in path order.
+    pub paths: Vec<PathOut>,
+    /// Portfolio value after each day, path-major `[paths, horizon]`.
+    pub values: Vec<f32>,
+}
+
+/// A compute backend for the stress kernel.
+pub trait StressBackend {
+    /// Short name for logs and reports.
+    fn name(&self) -> &'static str;
+    /// Largest chunk of paths this backend runs at once for `p`.
+    fn max_chunk(&self, p: &Prepared) -> u64;
+    /// Simulates `paths` of the scenario `p`.
+    fn run_chunk(&mut self, p: &Prepared, paths: Range<u64>) -> anyhow::Result<ChunkOut>;
+}
+
+/// Resolves market inputs and bootstrap tables, loading the panel when needed.
+pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
+    let needs_panel = matches!(spec.market, MarketSource::Estimate { .. })
+        || spec.scenarios.iter().any(|s| matches!(s.kind, ScenarioKind::Bootstrap { .. }));
+    let panel = if needs_panel {
+        let data = job.data.as_ref().ok_or_else(|| {
+            ConfigError::invalid(
+                "data",
+                "is required when stress.market.estimate_from_data = true or a scenario has kind = \"bootstrap\"",
+            )
+        })?;
+        Some(crate::data::load_panel(data).context("loading data for the stress test")?.panel)
+    } else {
+        None
+    };
+    let market = match &spec.market {
+        MarketSource::Given(m) => m.clone(),
+        MarketSource::Estimate { days, symbols, default_spread, default_adv } => {
+            let symbols = symbols.clone().unwrap_or_else(|| spec.weights.keys().cloned().collect());
+            let p = panel.as_ref().expect("panel loaded");
+            let m = estimate::estimate_market(p, &symbols, *days, *default_spread, *default_adv, spec.max_correlation_repair)?;
+            tracing::info!("estimated market inputs for {} symbols from the last {days} bars", symbols.len());
+            m
+        }
+    };
+    let hist = spec
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match &s.kind {
+            ScenarioKind::Parametric => Ok(Vec::new()),
+            ScenarioKind::Bootstrap { start, end, .. } => estimate::bootstrap_table(
+                panel.as_ref().expect("panel loaded"),
+                &market.symbols,
+                *start,
+                *end,
+                &format!("stress.scenarios[{i}].start"),
+            ),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Plan::new(spec, &market, job.seed, hist))
+}
+
+/// Picks the backend for `choice`, with the reason for the log and summary.json.
+pub fn select_backend(choice: BackendChoice) -> anyhow::Result<(Box<dyn StressBackend>, String)> {
+    match choice {
+        BackendChoice::Cpu => Ok((Box::new(cpu::CpuBackend), "--backend cpu".into())),
+        BackendChoice::Gpu => {
+            let g = gpu::GpuBackend::new().context("--backend gpu: no usable GPU adapter")?;
+            let why = format!("--backend gpu: {}", g.adapter_name());
+            Ok((Box::new(g), why))
+        }
+        BackendChoice::Auto => match gpu::GpuBackend::new() {
+            Ok(g) => {
+                let why = format!("auto: adapter {} is usable and the shaders compile", g.adapter_name());
+                Ok((Box::new(g), why))
+            }
+            Err(e) => Ok((Box::new(cpu::CpuBackend), format!("auto: no usable GPU ({e:#}); using the cpu"))),
+        },
+    }
+}
+
+/// `chloe stress JOB`.
+pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
+    let t0 = Instant::now();
+    let job = JobSpec::load(&args.job)?;
+    let mut spec = job
+        .stress
+        .clone()
+        .ok_or_else(|| ConfigError::invalid("stress", format!("section is missing from {}", args.job.display())))?;
+    if let Some(p) = args.paths {
+        if p == 0 {
+            return Err(UsageError("--paths must be at least 1".into()).into());
+        }
+        spec.paths = p;
+    }
+    if let Some(h) = args.horizon {
+        if h == 0 {
+            return Err(UsageError("--horizon must be at least 1".into()).into());
+        }
+        spec.horizon = h;
+    }
+    let out_dir = args.out.clone().unwrap_or_else(|| job.output.clone());
+    let plan = plan(&job, &spec)?;
+    let t_plan = t0.elapsed().as_secs_f64();
+    let (mut backend, why) = select_backend(args.backend)?;
+    tracing::info!("stress backend {}: {why}", backend.name());
+    let staged = StagedDir::new(&out_dir)?;
+    let mut sink = ParquetSink::create(&staged.path("stress_paths.parquet"), report::paths_schema())?;
+    let progress = Progress::new("stress chunks", engine::count_chunks(&plan, backend.as_ref(), spec.paths));
+    let t1 = Instant::now();
+    let outcome = engine::run(
+        &plan,
+        backend.as_mut(),
+        0..spec.paths,
+        |s, first, chunk| sink.write(&report::paths_batch(&plan.names[s], first, &chunk.paths)?),
+        &|| progress.inc(1),
+    )?;
+    progress.finish();
+    let t_sim = t1.elapsed().as_secs_f64();
+    sink.finish()?;
+    let (schema, batch) = report::summary_batch(&outcome.summaries)?;
+    write_parquet_atomic(&staged.path("stress_summary.parquet"), schema, &[batch])?;
+    let (schema, batch) = report::bands_batch(&outcome.bands)?;
+    write_parquet_atomic(&staged.path("stress_bands.parquet"), schema, &[batch])?;
+    let json = summary_json(&job, &spec, backend.name(), &why, &outcome, t_plan, t_sim, t0.elapsed().as_secs_f64());
+    write_atomic(&staged.path("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    staged.commit()?;
+    for s in &outcome.summaries {
+        tracing::info!(
+            "{}: mean {:.0}, VaR95 {:.4}, CVaR99 {:.4}, P(breach) {:.3}",
+            s.scenario,
+            s.mean_terminal,
+            s.var_95,
+            s.cvar_99,
+            s.prob_drawdown_breach
+        );
+    }
+    tracing::info!("stress report written to {}", out_dir.display());
+    Ok(Exit::Ok)
+}
+
+#[expect(clippy::too_many_arguments, reason = "one flat JSON document")]
+fn summary_json(
+    job: &JobSpec,
+    spec: &StressSpec,
+    backend: &str,
+    why: &str,
+    o: &Outcome,
+    t_plan: f64,
+    t_sim: f64,
+    t_total: f64,
+) -> serde_json::Value {
+    let ran = if o.fallback_chunks > 0 { format!("{backend}+cpu") } else { backend.to_string() };
+    serde_json::json!({
+        "job": job.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "seed": job.seed,
+        "backend": {
+            "requested": backend,
+            "used": ran,
+            "reason": why,
+            "fallback_chunks": o.fallback_chunks,
+            "fallback_reason": o.fallback_reason,
+        },
+        "wall_seconds": { "stress_setup": t_plan, "stress_simulation": t_sim, "total": t_total },
+        "stress": {
+            "paths": spec.paths,
+            "horizon": spec.horizon,
+            "capital": spec.capital,
+            "chunks": o.chunks,
+            "bands": if o.exact_bands {
+                "exact".to_string()
+            } else {
+                format!("histogram, relative error <= {:.2e}", summary::histogram_relative_error())
+            },
+            "scenarios": o.summaries,
+            "worst_cvar_99": o.summaries.iter().map(|s| s.cvar_99).fold(f64::NAN, f64::max),
+            "max_prob_drawdown_breach": o.summaries.iter().map(|s| s.prob_drawdown_breach).fold(f64::NAN, f64::max),
+        },
+    })
+}
+
+/// `chloe devices`.
+pub fn devices_command() -> anyhow::Result<Exit> {
+    let report = gpu::describe_adapters();
+    print!("{report}");
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,259 @@
+//! Per-scenario reduction of path results: tail risk of the terminal return
+//! and percentile bands of the portfolio value per day.
+//!
+//! Results are folded in path order, so neither the chunk size nor the
+//! backend nor a split of the path range changes a number.
+
+use serde::Serialize;
+
+use super::model::PathOut;
+
+/// Histogram bins over ln(V / capital) in [-`LOG_SPAN`, `LOG_SPAN`].
+pub const BINS: usize = 8192;
+/// Half-width of the histogram's log-value range.
+pub const LOG_SPAN: f64 = 5.0;
+/// Largest relative error of a histogram band: half a bin in log space.
+pub fn histogram_relative_error() -> f64 {
+    (LOG_SPAN / BINS as f64).exp_m1()
+}
+
+/// Band percentiles written to `stress_bands.parquet`.
+pub const BAND_QUANTILES: [f64; 5] = [0.01, 0.05, 0.50, 0.95, 0.99];
+
+/// Tail statistics of one scenario (the `stress_summary.parquet` row).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScenarioSummary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Paths simulated.
+    pub paths: u64,
+    /// Backend(s) that ran the paths.
+    pub backend: String,
+    /// Mean terminal value.
+    pub mean_terminal: f64,
+    /// Median terminal value.
+    pub median_terminal: f64,
+    /// 95% VaR of the terminal return, a loss as a fraction of capital.
+    pub var_95: f64,
+    /// 99% VaR.
+    pub var_99: f64,
+    /// 95% CVaR (mean loss in the worst 5%).
+    pub cvar_95: f64,
+    /// 99% CVaR.
+    pub cvar_99: f64,
+    /// Share of paths whose drawdown exceeded the limit.
+    pub prob_drawdown_breach: f64,
+    /// Mean of the per-path maximum drawdown.
+    pub mean_max_drawdown: f64,
+    /// Mean total liquidation cost per path.
+    pub mean_liquidation_cost: f64,
+    /// Mean number of liquidation days per path.
+    pub mean_liquidations: f64,
+}
+
+/// One row of `stress_bands.parquet`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BandRow {
+    /// Scenario name.
+    pub scenario: String,
+    /// Day index.
+    pub day: u32,
+    /// Percentiles 1, 5, 50, 95, 99 of portfolio value; `None` outside the histogram range.
+    pub p: [Option<f64>; 5],
+}
+
+enum Bands {
+    Exact(Vec<f32>),
+    Histogram(Vec<u64>),
+}
+
+/// Accumulates chunk results of one scenario in path order.
+pub struct Accumulator {
+    capital: f64,
+    horizon: usize,
+    terminal: Vec<f64>,
+    sum_mdd: f64,
+    sum_cost: f64,
+    sum_liqs: u64,
+    breaches: u64,
+    bands: Bands,
+}
+
+impl Accumulator {
+    /// A new accumulator; exact bands keep every daily value, else a histogram.
+    pub fn new(capital: f64, horizon: u32, paths: u64, exact: bool) -> Self {
+        let horizon = horizon as usize;
+        let bands = if exact {
+            Bands::Exact(Vec::with_capacity(paths as usize * horizon))
+        } else {
+            Bands::Histogram(vec![0; horizon * (BINS + 2)])
+        };
+        Self {
+            capital,
+            horizon,
+            terminal: Vec::with_capacity(paths.min(1 << 24) as usize),
+            sum_mdd: 0.0,
+            sum_cost: 0.0,
+            sum_liqs: 0,
+            breaches: 0,
+            bands,
+        }
+    }
+
+    /// Whether the bands are exact percentiles.
+    pub fn exact(&self) -> bool {
+        matches!(self.bands, Bands::Exact(_))
+    }
+
+    /// Adds the next chunk: path results and their daily values (path-major).
+    pub fn push(&mut self, paths: &[PathOut], values: &[f32]) {
+        for p in paths {
+            self.terminal.push(f64::from(p.terminal));
+            self.sum_mdd += f64::from(p.max_drawdown);
+            self.sum_cost += f64::from(p.liquidation_cost);
+            self.sum_liqs += u64::from(p.liquidations);
+            self.breaches += u64::from(p.breach_day >= 0);
+        }
+        match &mut self.bands {
+            Bands::Exact(v) => v.extend_from_slice(values),
+            Bands::Histogram(counts) => {
+                let inv_w = BINS as f64 / (2.0 * LOG_SPAN);
+                for path in values.chunks(self.horizon) {
+                    for (t, &v) in path.iter().enumerate() {
+                        let b = if v > 0.0 {
+                            let x = ((f64::from(v) / self.capital).ln() + LOG_SPAN) * inv_w;
+                            if x < 0.0 { 0 } else { (x as usize + 1).min(BINS + 1) }
+                        } else {
+                            0
+                        };
+                        counts[t * (BINS + 2) + b] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Summary statistics and bands for scenario `name`.
+    pub fn finish(self, name: &str, backend: &str) -> (ScenarioSummary, Vec<BandRow>) {
+        let n = self.terminal.len();
+        let nf = n.max(1) as f64;
+        let mut returns: Vec<f64> = self.terminal.iter().map(|v| v / self.capital - 1.0).collect();
+        returns.sort_by(f64::total_cmp);
+        let mut sorted = self.terminal.clone();
+        sorted.sort_by(f64::total_cmp);
+        let (var_95, cvar_95) = var_cvar(&returns, 0.95);
+        let (var_99, cvar_99) = var_cvar(&returns, 0.99);
+        let summary = ScenarioSummary {
+            scenario: name.to_string(),
+            paths: n as u64,
+            backend: backend.to_string(),
+            mean_terminal: self.terminal.iter().sum::<f64>() / nf,
+            median_terminal: quantile_sorted(&sorted, 0.5),
+            var_95,
+            var_99,
+            cvar_95,
+            cvar_99,
+            prob_drawdown_breach: self.breaches as f64 / nf,
+            mean_max_drawdown: self.sum_mdd / nf,
+            mean_liquidation_cost: self.sum_cost / nf,
+            mean_liquidations: self.sum_liqs as f64 / nf,
+        };
+        let h = self.horizon;
+        let bands = match &self.bands {
+            Bands::Exact(values) => (0..h)
+                .map(|t| {
+                    let mut day: Vec<f64> = values.iter().skip(t).step_by(h).map(|&v| f64::from(v)).collect();
+                    day.sort_by(f64::total_cmp);
+                    BandRow {
+                        scenario: name.to_string(),
+                        day: t as u32,
+                        p: BAND_QUANTILES.map(|q| Some(quantile_sorted(&day, q))),
+                    }
+                })
+                .collect(),
+            Bands::Histogram(counts) => (0..h)
+                .map(|t| BandRow {
+                    scenario: name.to_string(),
+                    day: t as u32,
+                    p: BAND_QUANTILES.map(|q| {
+                        hist_quantile(&counts[t * (BINS + 2)..(t + 1) * (BINS + 2)], q, self.capital)
+                    }),
+                })
+                .collect(),
+        };
+        (summary, bands)
+    }
+}
+
+/// Quantile with linear interpolation at rank q (n - 1), as numpy's default.
+pub fn quantile_sorted(x: &[f64], q: f64) -> f64 {
+    if x.is_empty() {
+        return f64::NAN;
+    }
+    let r = q * (x.len() - 1) as f64;
+    let lo = r.floor() as usize;
+    let hi = (lo + 1).min(x.len() - 1);
+    x[lo] + (x[hi] - x[lo]) * (r - lo as f64)
+}
+
+/// Historical VaR and CVaR at `level` of ascending `returns`, as positive
+/// losses: the tail is the worst `ceil((1 - level) n)` paths; VaR is the
+/// best return in it, CVaR the tail mean (Acerbi and Tasche 2002).
+pub fn var_cvar(returns: &[f64], level: f64) -> (f64, f64) {
+    if returns.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = (((1.0 - level) * returns.len() as f64 - 1e-9).ceil() as usize).max(1);
+    let tail = &returns[..m];
+    (-tail[m - 1], -tail.iter().sum::<f64>() / m as f64)
+}
+
+fn hist_quantile(counts: &[u64], q: f64, capital: f64) -> Option<f64> {
+    let n: u64 = counts.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    let rank = (q * (n - 1) as f64).round() as u64;
+    let mut cum = 0u64;
+    for (b, &c) in counts.iter().enumerate() {
+        cum += c;
+        if cum > rank {
+            if b == 0 || b == BINS + 1 {
+                return None;
+            }
+            let w = 2.0 * LOG_SPAN / BINS as f64;
+            return Some(capital * (-LOG_SPAN + (b as f64 - 0.5) * w).exp());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn var_cvar_of_known_tail() {
+        let r: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0 - 0.5).collect();
+        let (v, c) = var_cvar(&r, 0.95);
+        assert!((v - 0.46).abs() < 1e-12);
+        assert!((c - 0.48).abs() < 1e-12);
+    }
+
+    #[test]
+    fn histogram_band_within_stated_error() {
+        let cap = 100.0;
+        let vals: Vec<f32> = (0..10_000).map(|i| 50.0 + i as f32 * 0.01).collect();
+        let paths = vec![PathOut::default(); vals.len()];
+        let mut exact = Accumulator::new(cap, 1, 10_000, true);
+        let mut hist = Accumulator::new(cap, 1, 10_000, false);
+        exact.push(&paths, &vals);
+        hist.push(&paths, &vals);
+        let (_, e) = exact.finish("x", "cpu");
+        let (_, h) = hist.finish("x", "cpu");
+        for k in 0..5 {
+            let (a, b) = (e[0].p[k].unwrap(), h[0].p[k].unwrap());
+            assert!((b / a - 1.0).abs() <= histogram_relative_error() + 1e-4, "{a} {b}");
+        }
+    }
+}

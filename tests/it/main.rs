@@ -1,0 +1,7 @@
+//! Integration tests: the built binary on files the tests write themselves.
+
+mod data;
+mod metrics;
+mod stress;
+mod util;
+mod walkforward;

@@ -1,0 +1,1 @@
+//! walkforward tests.
