@@ -47,7 +47,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Inspect, import and generate price data.
     #[command(subcommand)]
-    Data(DataCommand),
+    Data(Box<DataCommand>),
     /// Walk-forward validation of the strategy in a job file.
     Walkforward(WalkforwardArgs),
     /// Liquidity-stress Monte Carlo of the portfolio in a job file.

@@ -38,9 +38,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             .context("starting the worker thread pool")?;
     }
     match cli.command {
-        Command::Data(DataCommand::Check(args)) => data::commands::check(&args),
-        Command::Data(DataCommand::Import(args)) => data::commands::import(&args),
-        Command::Data(DataCommand::Synth(args)) => data::commands::synth(&args),
+        Command::Data(d) => match *d {
+            DataCommand::Check(args) => data::commands::check(&args),
+            DataCommand::Import(args) => data::commands::import(&args),
+            DataCommand::Synth(args) => data::commands::synth(&args),
+        },
         Command::Walkforward(args) => walkforward::command(&args),
         Command::Stress(args) => stress::command(&args),
         Command::Devices => stress::devices_command(),

@@ -1,9 +1,9 @@
 //! Market regime detection: STABLE, VOLATILE, TRENDING (and CRISIS).
 //!
-//! The detector sees a market-level state per bar, built causally from the panel:
-//! the log of the annualized volatility of the equal-weighted market return over
-//! the last [`VOL_WINDOW`] bars, and the trend t-statistic of that return over the
-//! last [`TREND_WINDOW`] bars. It is fitted on a fold's training bars only.
+//! The detector sees a market-level state per bar, built causally from the panel
+//! ([`market_state`]): the log of the annualized 20-bar volatility of the
+//! equal-weighted market return and its 60-bar trend t-statistic. It is fitted on
+//! a fold's training bars only.
 //!
 //! - [`RegimeMethod::Gmm`]: a Gaussian mixture (linfa-clustering, seeded
 //!   Xoshiro256+) on the standardized state. Clusters are named by their means, so
@@ -23,12 +23,10 @@ use ndarray::{Array2, ArrayView2, s};
 use rand_xoshiro::{Xoshiro256Plus, rand_core::SeedableRng};
 
 pub use crate::config::walkforward::RegimeMethod;
-use crate::data::Panel;
+use crate::{data::Panel, features::market_features};
 
-/// Bars in the market volatility window.
-pub const VOL_WINDOW: usize = 21;
-/// Bars in the market trend window.
-pub const TREND_WINDOW: usize = 63;
+/// Bars in the market trend window (the long window of `market_features`).
+pub const TREND_WINDOW: usize = 60;
 
 /// A named market regime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,35 +64,22 @@ impl Regime {
     }
 }
 
-/// Market state per bar: `[bars, 2]` with columns (log volatility, trend t-stat);
-/// NaN until both windows are full.
+/// Market state per bar: `[bars, 2]` with columns (log annualized `mkt_vol`,
+/// `mkt_trend`) from [`crate::features::market_features`]; NaN until defined.
 pub fn market_state(panel: &Panel) -> Array2<f64> {
-    let (n, m) = (panel.n_bars(), panel.n_assets());
-    let mut mret = vec![f64::NAN; n];
-    for t in 1..n {
-        let (mut sum, mut k) = (0.0, 0usize);
-        for i in 0..m {
-            let (a, b) = (panel.close[[t - 1, i]], panel.close[[t, i]]);
-            if panel.available[[t - 1, i]] && panel.available[[t, i]] && a > 0.0 {
-                sum += b / a - 1.0;
-                k += 1;
-            }
-        }
-        mret[t] = if k > 0 { sum / k as f64 } else { 0.0 };
-    }
-    let mut out = Array2::from_elem((n, 2), f64::NAN);
+    let (names, market) = market_features(panel);
+    let col = |name: &str| names.iter().position(|n| n == name);
+    let (Some(vol), Some(trend)) = (col("mkt_vol"), col("mkt_trend")) else {
+        return Array2::from_elem((panel.n_bars(), 2), f64::NAN);
+    };
     let ann = panel.bars_per_year.sqrt();
-    for t in TREND_WINDOW..n {
-        let (_, vs) = mean_std(&mret[t + 1 - VOL_WINDOW..=t]);
-        let (tm, ts) = mean_std(&mret[t + 1 - TREND_WINDOW..=t]);
-        out[[t, 0]] = (vs * ann).max(1e-6).ln();
-        out[[t, 1]] = if ts > 0.0 {
-            tm / ts * (TREND_WINDOW as f64).sqrt()
+    Array2::from_shape_fn((panel.n_bars(), 2), |(t, c)| {
+        if c == 0 {
+            (market[[t, vol]] * ann).max(1e-6).ln()
         } else {
-            0.0
-        };
-    }
-    out
+            market[[t, trend]]
+        }
+    })
 }
 
 /// First bar with a defined market state.
@@ -134,7 +119,7 @@ pub struct FittedRegimes {
 #[derive(Debug, Clone)]
 enum Kind {
     Gmm {
-        model: GaussianMixtureModel<f64>,
+        model: Box<GaussianMixtureModel<f64>>,
         mean: [f64; 2],
         std: [f64; 2],
         /// Regime of each cluster.
@@ -225,7 +210,7 @@ impl FittedRegimes {
         FittedRegimes {
             regimes,
             kind: Kind::Gmm {
-                model,
+                model: Box::new(model),
                 mean,
                 std,
                 names,
@@ -241,7 +226,11 @@ impl FittedRegimes {
 
     /// Probabilities `[rows, regimes]` for rows `bars` of `state`; rows with an
     /// undefined state get STABLE with probability 1.
-    pub fn probabilities(&self, state: ArrayView2<'_, f64>, bars: std::ops::RangeInclusive<usize>) -> Array2<f64> {
+    pub fn probabilities(
+        &self,
+        state: ArrayView2<'_, f64>,
+        bars: std::ops::RangeInclusive<usize>,
+    ) -> Array2<f64> {
         let (lo, hi) = (*bars.start(), *bars.end());
         let n = hi + 1 - lo;
         let mut out = Array2::zeros((n, self.regimes.len()));
@@ -278,7 +267,9 @@ impl FittedRegimes {
                 let ok: Vec<usize> = (0..n)
                     .filter(|&r| sub[[r, 0]].is_finite() && sub[[r, 1]].is_finite())
                     .collect();
-                let x = Array2::from_shape_fn((ok.len(), 2), |(i, c)| (sub[[ok[i], c]] - mean[c]) / std[c]);
+                let x = Array2::from_shape_fn((ok.len(), 2), |(i, c)| {
+                    (sub[[ok[i], c]] - mean[c]) / std[c]
+                });
                 let p = model.predict_proba(&x);
                 for (i, &r) in ok.iter().enumerate() {
                     for (j, name) in names.iter().enumerate() {
@@ -369,7 +360,12 @@ mod tests {
         );
         assert_eq!(
             name_clusters(&[-2.0, 0.0, -1.0, -2.1], &[0.1, 0.2, 0.1, 2.0]),
-            vec![Regime::Stable, Regime::Crisis, Regime::Volatile, Regime::Trending]
+            vec![
+                Regime::Stable,
+                Regime::Crisis,
+                Regime::Volatile,
+                Regime::Trending
+            ]
         );
     }
 
@@ -399,6 +395,9 @@ mod tests {
         let st = toy_state();
         let a = FittedRegimes::fit(RegimeMethod::Gmm, 3, st.view(), 0..=299, 11);
         let b = FittedRegimes::fit(RegimeMethod::Gmm, 3, st.view(), 0..=299, 11);
-        assert_eq!(a.probabilities(st.view(), 0..=599), b.probabilities(st.view(), 0..=599));
+        assert_eq!(
+            a.probabilities(st.view(), 0..=599),
+            b.probabilities(st.view(), 0..=599)
+        );
     }
 }

@@ -173,7 +173,10 @@ impl RawData {
             }
             Some(RawSymbols::List(v)) => {
                 if v.is_empty() {
-                    return Err(ConfigError::invalid("data.symbols", "must not be an empty list"));
+                    return Err(ConfigError::invalid(
+                        "data.symbols",
+                        "must not be an empty list",
+                    ));
                 }
                 let mut seen = std::collections::BTreeSet::new();
                 for s in &v {
@@ -230,7 +233,10 @@ impl RawData {
         }
         let path = resolve(base, &self.path);
         let benchmark = self.benchmark.map(|b| BenchmarkSpec {
-            path: b.path.as_deref().map_or_else(|| path.clone(), |p| resolve(base, p)),
+            path: b
+                .path
+                .as_deref()
+                .map_or_else(|| path.clone(), |p| resolve(base, p)),
             symbol: b.symbol,
             columns: b.columns.unwrap_or_else(|| self.columns.clone()),
         });
@@ -240,7 +246,10 @@ impl RawData {
         {
             return Err(ConfigError::invalid(
                 "data.benchmark.symbol",
-                format!("\"{}\" is also in data.symbols; the benchmark is not traded", b.symbol),
+                format!(
+                    "\"{}\" is also in data.symbols; the benchmark is not traded",
+                    b.symbol
+                ),
             ));
         }
         Ok(DataSpec {

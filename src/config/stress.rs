@@ -257,31 +257,41 @@ pub const PRESETS: [(&str, [f64; 7]); 4] = [
 ];
 
 fn preset(name: &str) -> Option<ScenarioSpec> {
-    PRESETS.iter().find(|(n, _)| *n == name).map(|(n, v)| ScenarioSpec {
-        name: n.to_string(),
-        kind: ScenarioKind::Parametric,
-        vol_multiplier: v[0],
-        correlation_shift: v[1],
-        jump_probability: v[2],
-        jump_mean: v[3],
-        jump_std: v[4],
-        liquidity_multiplier: v[5],
-        spread_multiplier: v[6],
-    })
+    PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, v)| ScenarioSpec {
+            name: n.to_string(),
+            kind: ScenarioKind::Parametric,
+            vol_multiplier: v[0],
+            correlation_shift: v[1],
+            jump_probability: v[2],
+            jump_mean: v[3],
+            jump_std: v[4],
+            liquidity_multiplier: v[5],
+            spread_multiplier: v[6],
+        })
 }
 
 fn check(key: &str, v: f64, ok: bool, range: &str) -> Result<f64, ConfigError> {
     if v.is_finite() && ok {
         Ok(v)
     } else {
-        Err(ConfigError::invalid(key, format!("must be {range}, found {v}")))
+        Err(ConfigError::invalid(
+            key,
+            format!("must be {range}, found {v}"),
+        ))
     }
 }
 
 fn date_us(key: &str, s: &str) -> Result<i64, ConfigError> {
-    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| ConfigError::invalid(key, format!("must be a date YYYY-MM-DD, found {s:?}")))?;
-    Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros())
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        ConfigError::invalid(key, format!("must be a date YYYY-MM-DD, found {s:?}"))
+    })?;
+    Ok(d.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros())
 }
 
 impl RawStress {
@@ -291,7 +301,10 @@ impl RawStress {
         check("stress.capital", capital, capital > 0.0, "> 0")?;
         let paths = self.paths.unwrap_or(10_000);
         if paths == 0 {
-            return Err(ConfigError::invalid("stress.paths", "must be at least 1, found 0"));
+            return Err(ConfigError::invalid(
+                "stress.paths",
+                "must be at least 1, found 0",
+            ));
         }
         let horizon = self.horizon.unwrap_or(252);
         if horizon == 0 || horizon > 100_000 {
@@ -302,18 +315,35 @@ impl RawStress {
         }
         let unit = |k: &str, v: Option<f64>, d: f64| -> Result<f64, ConfigError> {
             let v = v.unwrap_or(d);
-            check(&format!("stress.{k}"), v, (0.0..=1.0).contains(&v), "in [0, 1]")
+            check(
+                &format!("stress.{k}"),
+                v,
+                (0.0..=1.0).contains(&v),
+                "in [0, 1]",
+            )
         };
         let drawdown_limit = unit("drawdown_limit", self.drawdown_limit, 0.15)?;
         let shock_threshold = unit("shock_threshold", self.shock_threshold, 0.05)?;
         let deleverage_fraction = unit("deleverage_fraction", self.deleverage_fraction, 0.5)?;
         let concentration_limit = self.concentration_limit.unwrap_or(0.8);
-        check("stress.concentration_limit", concentration_limit, concentration_limit >= 0.0, ">= 0")?;
+        check(
+            "stress.concentration_limit",
+            concentration_limit,
+            concentration_limit >= 0.0,
+            ">= 0",
+        )?;
         let impact_coefficient = self.impact_coefficient.unwrap_or(0.1);
-        check("stress.impact_coefficient", impact_coefficient, impact_coefficient >= 0.0, ">= 0")?;
+        check(
+            "stress.impact_coefficient",
+            impact_coefficient,
+            impact_coefficient >= 0.0,
+            ">= 0",
+        )?;
         let liquidation = match self.liquidation.as_deref().unwrap_or("deleverage") {
             "deleverage" => Liquidation::Deleverage,
-            "haircut" => Liquidation::Haircut(unit("liquidation_cost", self.liquidation_cost, 0.02)?),
+            "haircut" => {
+                Liquidation::Haircut(unit("liquidation_cost", self.liquidation_cost, 0.02)?)
+            }
             other => {
                 return Err(ConfigError::invalid(
                     "stress.liquidation",
@@ -332,17 +362,31 @@ impl RawStress {
             }
         };
         let max_gross_leverage = self.max_gross_leverage.unwrap_or(3.0);
-        check("stress.max_gross_leverage", max_gross_leverage, max_gross_leverage > 0.0, "> 0")?;
-        let max_correlation_repair = unit("max_correlation_repair", self.max_correlation_repair, 0.05)?;
+        check(
+            "stress.max_gross_leverage",
+            max_gross_leverage,
+            max_gross_leverage > 0.0,
+            "> 0",
+        )?;
+        let max_correlation_repair =
+            unit("max_correlation_repair", self.max_correlation_repair, 0.05)?;
         if self.chunk_paths == Some(0) {
-            return Err(ConfigError::invalid("stress.chunk_paths", "must be at least 1, found 0"));
+            return Err(ConfigError::invalid(
+                "stress.chunk_paths",
+                "must be at least 1, found 0",
+            ));
         }
         let weights = self
             .portfolio
-            .ok_or_else(|| ConfigError::invalid("stress.portfolio", "is required (weights per symbol)"))?
+            .ok_or_else(|| {
+                ConfigError::invalid("stress.portfolio", "is required (weights per symbol)")
+            })?
             .weights;
         if weights.is_empty() {
-            return Err(ConfigError::invalid("stress.portfolio.weights", "must name at least one symbol"));
+            return Err(ConfigError::invalid(
+                "stress.portfolio.weights",
+                "must name at least one symbol",
+            ));
         }
         let mut gross = 0.0;
         for (s, &w) in &weights {
@@ -352,12 +396,17 @@ impl RawStress {
         if gross > max_gross_leverage {
             return Err(ConfigError::invalid(
                 "stress.portfolio.weights",
-                format!("gross weight sum |w| = {gross} exceeds stress.max_gross_leverage = {max_gross_leverage}"),
+                format!(
+                    "gross weight sum |w| = {gross} exceeds stress.max_gross_leverage = {max_gross_leverage}"
+                ),
             ));
         }
-        let raw_market = self
-            .market
-            .ok_or_else(|| ConfigError::invalid("stress.market", "is required (inputs, or estimate_from_data = true)"))?;
+        let raw_market = self.market.ok_or_else(|| {
+            ConfigError::invalid(
+                "stress.market",
+                "is required (inputs, or estimate_from_data = true)",
+            )
+        })?;
         let market = raw_market.validate(max_correlation_repair)?;
         let symbols = match &market {
             MarketSource::Given(m) => Some(&m.symbols),
@@ -368,7 +417,10 @@ impl RawStress {
                 if !symbols.contains(s) {
                     return Err(ConfigError::invalid(
                         format!("stress.portfolio.weights.{s}"),
-                        format!("names a symbol not in stress.market.symbols ({})", symbols.join(", ")),
+                        format!(
+                            "names a symbol not in stress.market.symbols ({})",
+                            symbols.join(", ")
+                        ),
                     ));
                 }
             }
@@ -382,7 +434,10 @@ impl RawStress {
                 .collect::<Result<Vec<_>, _>>()?,
         };
         if scenarios.is_empty() {
-            return Err(ConfigError::invalid("stress.scenarios", "must list at least one scenario"));
+            return Err(ConfigError::invalid(
+                "stress.scenarios",
+                "must list at least one scenario",
+            ));
         }
         for (i, s) in scenarios.iter().enumerate() {
             if scenarios[..i].iter().any(|o| o.name == s.name) {
@@ -427,9 +482,19 @@ impl RawMarket {
             }
         }
         let default_spread = self.default_spread.unwrap_or(0.001);
-        check("stress.market.default_spread", default_spread, (0.0..1.0).contains(&default_spread), "in [0, 1)")?;
+        check(
+            "stress.market.default_spread",
+            default_spread,
+            (0.0..1.0).contains(&default_spread),
+            "in [0, 1)",
+        )?;
         let default_adv = self.default_adv.unwrap_or(1e8);
-        check("stress.market.default_adv", default_adv, default_adv > 0.0, "> 0")?;
+        check(
+            "stress.market.default_adv",
+            default_adv,
+            default_adv > 0.0,
+            "> 0",
+        )?;
         if self.estimate_from_data.unwrap_or(false) {
             for (k, present) in [
                 ("mu", self.mu.is_some()),
@@ -452,18 +517,31 @@ impl RawMarket {
                     format!("must be at least 20, found {days}"),
                 ));
             }
-            return Ok(MarketSource::Estimate { days, symbols: self.symbols, default_spread, default_adv });
+            return Ok(MarketSource::Estimate {
+                days,
+                symbols: self.symbols,
+                default_spread,
+                default_adv,
+            });
         }
-        let symbols = self
-            .symbols
-            .ok_or_else(|| ConfigError::invalid("stress.market.symbols", "is required unless estimate_from_data = true"))?;
+        let symbols = self.symbols.ok_or_else(|| {
+            ConfigError::invalid(
+                "stress.market.symbols",
+                "is required unless estimate_from_data = true",
+            )
+        })?;
         let n = symbols.len();
         if n == 0 {
-            return Err(ConfigError::invalid("stress.market.symbols", "must list at least one symbol"));
+            return Err(ConfigError::invalid(
+                "stress.market.symbols",
+                "must list at least one symbol",
+            ));
         }
         let list = |k: &str, v: Option<Vec<f64>>, ok: fn(f64) -> bool, range: &str| {
             let key = format!("stress.market.{k}");
-            let v = v.ok_or_else(|| ConfigError::invalid(&key, "is required unless estimate_from_data = true"))?;
+            let v = v.ok_or_else(|| {
+                ConfigError::invalid(&key, "is required unless estimate_from_data = true")
+            })?;
             if v.len() != n {
                 return Err(ConfigError::invalid(
                     &key,
@@ -476,38 +554,78 @@ impl RawMarket {
             Ok(v)
         };
         let mu = list("mu", self.mu, |x| x.abs() < 1.0, "a daily drift in (-1, 1)")?;
-        let sigma = list("sigma", self.sigma, |x| (0.0..1.0).contains(&x), "a daily vol in [0, 1)")?;
+        let sigma = list(
+            "sigma",
+            self.sigma,
+            |x| (0.0..1.0).contains(&x),
+            "a daily vol in [0, 1)",
+        )?;
         let adv = list("adv", self.adv, |x| x > 0.0, "> 0")?;
-        let spread = list("spread", self.spread, |x| (0.0..1.0).contains(&x), "in [0, 1)")?;
+        let spread = list(
+            "spread",
+            self.spread,
+            |x| (0.0..1.0).contains(&x),
+            "in [0, 1)",
+        )?;
         let correlation = match self.correlation {
             None if n == 1 => vec![vec![1.0]],
-            None => return Err(ConfigError::invalid("stress.market.correlation", "is required for more than one symbol")),
+            None => {
+                return Err(ConfigError::invalid(
+                    "stress.market.correlation",
+                    "is required for more than one symbol",
+                ));
+            }
             Some(c) => validate_correlation(c, n, max_repair)?,
         };
-        Ok(MarketSource::Given(MarketInputs { symbols, mu, sigma, adv, spread, correlation }))
+        Ok(MarketSource::Given(MarketInputs {
+            symbols,
+            mu,
+            sigma,
+            adv,
+            spread,
+            correlation,
+        }))
     }
 }
 
 /// Checks shape, symmetry, unit diagonal and range; repairs a slightly non-PSD
 /// matrix by the smallest shrinkage toward the identity (at most `max_repair`)
 /// that makes its Cholesky factor exist.
-pub fn validate_correlation(c: Vec<Vec<f64>>, n: usize, max_repair: f64) -> Result<Vec<Vec<f64>>, ConfigError> {
+pub fn validate_correlation(
+    c: Vec<Vec<f64>>,
+    n: usize,
+    max_repair: f64,
+) -> Result<Vec<Vec<f64>>, ConfigError> {
     let key = "stress.market.correlation";
     if c.len() != n || c.iter().any(|r| r.len() != n) {
-        return Err(ConfigError::invalid(key, format!("must be {n} x {n} (one row per symbol)")));
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be {n} x {n} (one row per symbol)"),
+        ));
     }
-    for i in 0..n {
-        for j in 0..n {
-            let v = c[i][j];
+    for (i, row) in c.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
             if !v.is_finite() || v.abs() > 1.0 + 1e-12 {
-                return Err(ConfigError::invalid(key, format!("[{i}][{j}] must be in [-1, 1], found {v}")));
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("[{i}][{j}] must be in [-1, 1], found {v}"),
+                ));
             }
             if (v - c[j][i]).abs() > 1e-9 {
-                return Err(ConfigError::invalid(key, format!("must be symmetric: [{i}][{j}] = {v}, [{j}][{i}] = {}", c[j][i])));
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "must be symmetric: [{i}][{j}] = {v}, [{j}][{i}] = {}",
+                        c[j][i]
+                    ),
+                ));
             }
         }
         if (c[i][i] - 1.0).abs() > 1e-9 {
-            return Err(ConfigError::invalid(key, format!("[{i}][{i}] must be 1, found {}", c[i][i])));
+            return Err(ConfigError::invalid(
+                key,
+                format!("[{i}][{i}] must be 1, found {}", c[i][i]),
+            ));
         }
     }
     if cholesky(&c).is_some() {
@@ -517,21 +635,30 @@ pub fn validate_correlation(c: Vec<Vec<f64>>, n: usize, max_repair: f64) -> Resu
     while lambda <= max_repair + 1e-15 {
         let s = shrink(&c, lambda);
         if cholesky(&s).is_some() {
-            tracing::warn!("{key} is not positive semi-definite; repaired by shrinking {lambda:.4} toward the identity");
+            tracing::warn!(
+                "{key} is not positive semi-definite; repaired by shrinking {lambda:.4} toward the identity"
+            );
             return Ok(s);
         }
         lambda *= 1.25;
     }
     Err(ConfigError::invalid(
         key,
-        format!("is not positive semi-definite and shrinking it by up to stress.max_correlation_repair = {max_repair} toward the identity does not repair it"),
+        format!(
+            "is not positive semi-definite and shrinking it by up to stress.max_correlation_repair = {max_repair} toward the identity does not repair it"
+        ),
     ))
 }
 
 fn shrink(c: &[Vec<f64>], lambda: f64) -> Vec<Vec<f64>> {
     c.iter()
         .enumerate()
-        .map(|(i, r)| r.iter().enumerate().map(|(j, &v)| if i == j { 1.0 } else { (1.0 - lambda) * v }).collect())
+        .map(|(i, r)| {
+            r.iter()
+                .enumerate()
+                .map(|(j, &v)| if i == j { 1.0 } else { (1.0 - lambda) * v })
+                .collect()
+        })
         .collect()
 }
 
@@ -575,26 +702,48 @@ impl RawScenario {
         };
         let kind = match self.kind.as_deref().unwrap_or("parametric") {
             "parametric" => {
-                for (f, v) in [("start", self.start.is_some()), ("end", self.end.is_some()), ("block_days", self.block_days.is_some())] {
+                for (f, v) in [
+                    ("start", self.start.is_some()),
+                    ("end", self.end.is_some()),
+                    ("block_days", self.block_days.is_some()),
+                ] {
                     if v {
-                        return Err(ConfigError::invalid(k(f), "only applies to kind = \"bootstrap\""));
+                        return Err(ConfigError::invalid(
+                            k(f),
+                            "only applies to kind = \"bootstrap\"",
+                        ));
                     }
                 }
                 ScenarioKind::Parametric
             }
             "bootstrap" => {
-                let start = self.start.as_deref().map(|s| date_us(&k("start"), s)).transpose()?;
-                let end = self.end.as_deref().map(|s| date_us(&k("end"), s)).transpose()?;
-                if let (Some(a), Some(b)) = (start, end) {
-                    if b < a {
-                        return Err(ConfigError::invalid(k("end"), "must not be before start"));
-                    }
+                let start = self
+                    .start
+                    .as_deref()
+                    .map(|s| date_us(&k("start"), s))
+                    .transpose()?;
+                let end = self
+                    .end
+                    .as_deref()
+                    .map(|s| date_us(&k("end"), s))
+                    .transpose()?;
+                if let (Some(a), Some(b)) = (start, end)
+                    && b < a
+                {
+                    return Err(ConfigError::invalid(k("end"), "must not be before start"));
                 }
                 let block_days = self.block_days.unwrap_or(10);
                 if block_days == 0 {
-                    return Err(ConfigError::invalid(k("block_days"), "must be at least 1, found 0"));
+                    return Err(ConfigError::invalid(
+                        k("block_days"),
+                        "must be at least 1, found 0",
+                    ));
                 }
-                ScenarioKind::Bootstrap { start, end: end.map(|e| e + 86_400_000_000 - 1), block_days }
+                ScenarioKind::Bootstrap {
+                    start,
+                    end: end.map(|e| e + 86_400_000_000 - 1),
+                    block_days,
+                }
             }
             other => {
                 return Err(ConfigError::invalid(
@@ -604,19 +753,56 @@ impl RawScenario {
             }
         };
         let vol_multiplier = self.vol_multiplier.unwrap_or(base.vol_multiplier);
-        check(&k("vol_multiplier"), vol_multiplier, (0.0..=20.0).contains(&vol_multiplier), "in [0, 20]")?;
+        check(
+            &k("vol_multiplier"),
+            vol_multiplier,
+            (0.0..=20.0).contains(&vol_multiplier),
+            "in [0, 20]",
+        )?;
         let correlation_shift = self.correlation_shift.unwrap_or(base.correlation_shift);
-        check(&k("correlation_shift"), correlation_shift, (0.0..=1.0).contains(&correlation_shift), "in [0, 1]")?;
+        check(
+            &k("correlation_shift"),
+            correlation_shift,
+            (0.0..=1.0).contains(&correlation_shift),
+            "in [0, 1]",
+        )?;
         let jump_probability = self.jump_probability.unwrap_or(base.jump_probability);
-        check(&k("jump_probability"), jump_probability, (0.0..=1.0).contains(&jump_probability), "in [0, 1]")?;
+        check(
+            &k("jump_probability"),
+            jump_probability,
+            (0.0..=1.0).contains(&jump_probability),
+            "in [0, 1]",
+        )?;
         let jump_mean = self.jump_mean.unwrap_or(base.jump_mean);
-        check(&k("jump_mean"), jump_mean, jump_mean.abs() <= 5.0, "a log return in [-5, 5]")?;
+        check(
+            &k("jump_mean"),
+            jump_mean,
+            jump_mean.abs() <= 5.0,
+            "a log return in [-5, 5]",
+        )?;
         let jump_std = self.jump_std.unwrap_or(base.jump_std);
-        check(&k("jump_std"), jump_std, (0.0..=5.0).contains(&jump_std), "in [0, 5]")?;
-        let liquidity_multiplier = self.liquidity_multiplier.unwrap_or(base.liquidity_multiplier);
-        check(&k("liquidity_multiplier"), liquidity_multiplier, liquidity_multiplier > 0.0, "> 0")?;
+        check(
+            &k("jump_std"),
+            jump_std,
+            (0.0..=5.0).contains(&jump_std),
+            "in [0, 5]",
+        )?;
+        let liquidity_multiplier = self
+            .liquidity_multiplier
+            .unwrap_or(base.liquidity_multiplier);
+        check(
+            &k("liquidity_multiplier"),
+            liquidity_multiplier,
+            liquidity_multiplier > 0.0,
+            "> 0",
+        )?;
         let spread_multiplier = self.spread_multiplier.unwrap_or(base.spread_multiplier);
-        check(&k("spread_multiplier"), spread_multiplier, spread_multiplier >= 0.0, ">= 0")?;
+        check(
+            &k("spread_multiplier"),
+            spread_multiplier,
+            spread_multiplier >= 0.0,
+            ">= 0",
+        )?;
         Ok(ScenarioSpec {
             name: self.name,
             kind,

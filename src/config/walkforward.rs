@@ -202,13 +202,17 @@ impl RawWalkforward {
         if lookahead + 10 > in_sample {
             return Err(ConfigError::invalid(
                 "walkforward.lookahead_days",
-                format!("({lookahead}) leaves fewer than 10 training bars of in_sample_days ({in_sample})"),
+                format!(
+                    "({lookahead}) leaves fewer than 10 training bars of in_sample_days ({in_sample})"
+                ),
             ));
         }
         if purge + 10 > in_sample {
             return Err(ConfigError::invalid(
                 "walkforward.purge_days",
-                format!("({purge}) leaves fewer than 10 training bars of in_sample_days ({in_sample})"),
+                format!(
+                    "({purge}) leaves fewer than 10 training bars of in_sample_days ({in_sample})"
+                ),
             ));
         }
         let pct = self.edge_percentile.unwrap_or(60.0);
@@ -377,8 +381,13 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let e = parse("mode = \"sideways\"").unwrap_err().to_string();
-        assert!(e.contains("walkforward.mode") && e.contains("sideways"), "{e}");
-        let e = parse("out_of_sample_days = 63\nstep_days = 10").unwrap_err().to_string();
+        assert!(
+            e.contains("walkforward.mode") && e.contains("sideways"),
+            "{e}"
+        );
+        let e = parse("out_of_sample_days = 63\nstep_days = 10")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("walkforward.step_days"), "{e}");
         let e = parse("edge_percentile = 100").unwrap_err().to_string();
         assert!(e.contains("edge_percentile"), "{e}");

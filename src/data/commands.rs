@@ -22,7 +22,10 @@ fn check_spec(args: &CheckArgs) -> anyhow::Result<DataSpec> {
     let mut spec = if is_job {
         let job = JobSpec::load(&args.path)?;
         job.data.ok_or_else(|| {
-            UsageError(format!("{}: the job file has no [data] section", args.path.display()))
+            UsageError(format!(
+                "{}: the job file has no [data] section",
+                args.path.display()
+            ))
         })?
     } else {
         DataSpec {
@@ -64,31 +67,37 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<Exit> {
         columns: &spec.columns,
     };
     let label = spec.path.display().to_string();
-    let (mut bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
-    bars.compact_symbols();
-    let built = (problems.is_empty() && !bars.is_empty()).then(|| {
-        Panel::from_bars(
-            &bars,
-            spec.calendar.unwrap_or(CalendarMode::Union),
-            spec.max_fill_days,
-            spec.bars_per_year,
-        )
-    });
-    let mut summary = summarize(&label, &bars, &problems, built.as_ref().map(|(p, f)| (p, f)));
-    // The full load also checks symbols, calendars and the benchmark.
-    let full = if summary.valid {
-        let r = super::load_panel(&spec);
-        match &r {
-            Ok(l) => summary.notes = l.notes.clone(),
-            Err(e) => {
-                summary.valid = false;
-                summary.notes.push(e.to_string());
-            }
+    let (bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
+    // The full build also checks symbols, calendars and the benchmark.
+    let full = (problems.is_empty() && !bars.is_empty())
+        .then(|| super::load::panel_from_bars(&spec, bars.clone(), &problems));
+    let fallback = match &full {
+        Some(Err(_)) => {
+            let mut b = bars.clone();
+            b.compact_symbols();
+            Some(Panel::from_bars(
+                &b,
+                CalendarMode::Union,
+                spec.max_fill_days,
+                spec.bars_per_year,
+            ))
         }
-        Some(r)
-    } else {
-        None
+        _ => None,
     };
+    let view = match (&full, &fallback) {
+        (Some(Ok(l)), _) => Some((&l.panel, &l.fills)),
+        (_, Some((p, f))) => Some((p, f)),
+        _ => None,
+    };
+    let mut summary = summarize(&label, &bars, &problems, view);
+    match &full {
+        Some(Ok(l)) => summary.notes = l.notes.clone(),
+        Some(Err(e)) => {
+            summary.valid = false;
+            summary.notes.push(e.to_string());
+        }
+        None => {}
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -42,7 +42,11 @@ fn parse_tz(s: &str) -> Option<FixedOffset> {
 /// Parses one timestamp cell into microseconds UTC.
 fn parse_ts(s: &str, format: Option<&str>, tz: &FixedOffset) -> Option<i64> {
     let s = s.trim();
-    let local = |n: NaiveDateTime| tz.from_local_datetime(&n).single().map(|t| t.timestamp_micros());
+    let local = |n: NaiveDateTime| {
+        tz.from_local_datetime(&n)
+            .single()
+            .map(|t| t.timestamp_micros())
+    };
     if let Some(f) = format {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
             return local(n);
@@ -54,7 +58,11 @@ fn parse_ts(s: &str, format: Option<&str>, tz: &FixedOffset) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_micros());
     }
-    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
             return local(n);
         }
@@ -71,7 +79,13 @@ fn parse_ts(s: &str, format: Option<&str>, tz: &FixedOffset) -> Option<i64> {
 pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
     let path = &args.input;
     let tz = parse_tz(&args.tz).ok_or_else(|| {
-        csv_err(path, format!("--tz must be UTC or an offset like +08:00, got \"{}\"", args.tz))
+        csv_err(
+            path,
+            format!(
+                "--tz must be UTC or an offset like +08:00, got \"{}\"",
+                args.tz
+            ),
+        )
     })?;
     let mut file = File::open(path).map_err(|e| csv_err(path, format!("cannot open: {e}")))?;
     let format = Format::default().with_header(true);
@@ -96,7 +110,10 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
             Some(i) => Ok(Some(i)),
             None if required => Err(csv_err(
                 path,
-                format!("missing column \"{name}\" (columns present: {})", names.join(", ")),
+                format!(
+                    "missing column \"{name}\" (columns present: {})",
+                    names.join(", ")
+                ),
             )),
             None => Ok(None),
         }
@@ -108,7 +125,11 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
         Some(col(&args.symbol_col, true)?.expect("required"))
     };
     let close_i = col(&args.close_col, true)?.expect("required");
-    let (o_i, h_i, l_i) = (col(&args.open_col, false)?, col(&args.high_col, false)?, col(&args.low_col, false)?);
+    let (o_i, h_i, l_i) = (
+        col(&args.open_col, false)?,
+        col(&args.high_col, false)?,
+        col(&args.low_col, false)?,
+    );
     let v_i = col(&args.volume_col, false)?;
     let mut rows: Vec<(String, i64, [f64; 5])> = Vec::new();
     let mut line = 1usize; // header
@@ -122,7 +143,9 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
         for r in 0..batch.num_rows() {
             line += 1;
             fn cell(a: &StringArray, r: usize) -> Option<&str> {
-                (!a.is_null(r)).then(|| a.value(r).trim()).filter(|s| !s.is_empty())
+                (!a.is_null(r))
+                    .then(|| a.value(r).trim())
+                    .filter(|s| !s.is_empty())
             }
             let t = cell(&ts, r)
                 .and_then(|s| parse_ts(s, args.format.as_deref(), &tz))
@@ -138,7 +161,12 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
                 })?;
             let s = match (&sym, &args.symbol) {
                 (Some(a), _) => cell(a, r)
-                    .ok_or_else(|| csv_err(path, format!("line {line}, column \"{}\": empty symbol", args.symbol_col)))?
+                    .ok_or_else(|| {
+                        csv_err(
+                            path,
+                            format!("line {line}, column \"{}\": empty symbol", args.symbol_col),
+                        )
+                    })?
                     .to_string(),
                 (None, Some(s)) => s.clone(),
                 (None, None) => unreachable!("symbol column or --symbol"),
@@ -147,7 +175,10 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
                 match a.as_ref().and_then(|a| cell(a, r)) {
                     None => Ok(f64::NAN),
                     Some(x) => x.parse::<f64>().map_err(|_| {
-                        csv_err(path, format!("line {line}, column \"{name}\": not a number: \"{x}\""))
+                        csv_err(
+                            path,
+                            format!("line {line}, column \"{name}\": not a number: \"{x}\""),
+                        )
                     }),
                 }
             };
@@ -163,12 +194,21 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
         }
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    let opt = |k: usize| -> Float64Array { rows.iter().map(|r| (!r.2[k].is_nan()).then_some(r.2[k])).collect() };
+    let opt = |k: usize| -> Float64Array {
+        rows.iter()
+            .map(|r| (!r.2[k].is_nan()).then_some(r.2[k]))
+            .collect()
+    };
     let batch = RecordBatch::try_new(
         price_schema(),
         vec![
-            Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()).with_timezone("UTC")),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())),
+            Arc::new(
+                TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            )),
             Arc::new(opt(0)),
             Arc::new(opt(1)),
             Arc::new(opt(2)),
@@ -177,7 +217,8 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
         ],
     )
     .map_err(|e| csv_err(path, e.to_string()))?;
-    write(&args.output, &batch).map_err(|e| csv_err(&args.output, format!("cannot write: {e:#}")))?;
+    write(&args.output, &batch)
+        .map_err(|e| csv_err(&args.output, format!("cannot write: {e:#}")))?;
     Ok(rows.len())
 }
 

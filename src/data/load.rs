@@ -13,7 +13,7 @@ use std::{
 };
 
 use arrow::{
-    array::{Array, ArrayRef, AsArray, BooleanArray, StringArray},
+    array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, StringArray},
     compute::cast,
     datatypes::{DataType, Float64Type, Int64Type, Schema, TimeUnit},
     record_batch::RecordBatch,
@@ -21,8 +21,8 @@ use arrow::{
 use parquet::arrow::{
     ProjectionMask,
     arrow_reader::{
-        ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter,
-        statistics::StatisticsConverter,
+        ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+        RowFilter, statistics::StatisticsConverter,
     },
 };
 use rayon::prelude::*;
@@ -150,29 +150,62 @@ fn partitions_of(p: &Path) -> Vec<(String, String)> {
         .flat_map(|d| d.components())
         .filter_map(|c| {
             let s = c.as_os_str().to_string_lossy();
-            s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect()
 }
 
 /// Reads every file of a dataset; problems are collected, not raised.
-pub fn read_bars(
-    files: &[FileSource],
-    sel: &Selection<'_>,
-) -> Result<(Bars, Problems), DataError> {
-    let parts: Vec<(FileBars, Problems)> = files
+///
+/// Files are opened and pruned in parallel, then the kept row groups of all
+/// files are decoded in parallel chunks; results are joined in file and row
+/// order, so the output does not depend on the thread count.
+pub fn read_bars(files: &[FileSource], sel: &Selection<'_>) -> Result<(Bars, Problems), DataError> {
+    let plans: Vec<Vec<Unit<'_>>> = files
         .par_iter()
         .enumerate()
-        .map(|(i, f)| read_file(i as u32, f, sel))
+        .map(|(i, f)| plan_file(i as u32, f, sel))
+        .collect::<Result<_, _>>()?;
+    let units: Vec<Unit<'_>> = plans.into_iter().flatten().collect();
+    let parts: Vec<(FileBars, Problems)> = units
+        .par_iter()
+        .map(|u| read_unit(u, sel))
         .collect::<Result<_, _>>()?;
     let mut bars = Bars {
         files: files.iter().map(|f| f.path.clone()).collect(),
         ..Bars::default()
     };
+    let total: usize = parts.iter().map(|(fb, _)| fb.bars.len()).sum();
     let mut problems = Problems::default();
     let mut ids: HashMap<String, u32> = HashMap::new();
-    for (fb, p) in parts {
+    for (k, (fb, p)) in parts.into_iter().enumerate() {
         problems.merge(p);
+        if k == 0 {
+            // Take the first part's columns instead of copying them.
+            for s in &fb.symbols {
+                ids.insert(s.clone(), bars.symbols.len() as u32);
+                bars.symbols.push(s.clone());
+            }
+            let files = std::mem::take(&mut bars.files);
+            let mut first = fb.bars;
+            first.symbols = bars.symbols.clone();
+            first.files = files;
+            for v in [
+                &mut first.open,
+                &mut first.high,
+                &mut first.low,
+                &mut first.close,
+                &mut first.volume,
+            ] {
+                v.reserve(total - v.len());
+            }
+            first.timestamp.reserve(total - first.timestamp.len());
+            first.symbol.reserve(total - first.symbol.len());
+            first.origin.reserve(total - first.origin.len());
+            bars = first;
+            continue;
+        }
         let map: Vec<u32> = fb
             .symbols
             .iter()
@@ -183,16 +216,84 @@ pub fn read_bars(
                 })
             })
             .collect();
-        bars.symbol.extend(fb.bars.symbol.iter().map(|&s| map[s as usize]));
-        bars.timestamp.extend(fb.bars.timestamp);
-        bars.open.extend(fb.bars.open);
-        bars.high.extend(fb.bars.high);
-        bars.low.extend(fb.bars.low);
-        bars.close.extend(fb.bars.close);
-        bars.volume.extend(fb.bars.volume);
-        bars.origin.extend(fb.bars.origin);
+        bars.symbol
+            .extend(fb.bars.symbol.iter().map(|&s| map[s as usize]));
+        bars.timestamp.extend_from_slice(&fb.bars.timestamp);
+        bars.open.extend_from_slice(&fb.bars.open);
+        bars.high.extend_from_slice(&fb.bars.high);
+        bars.low.extend_from_slice(&fb.bars.low);
+        bars.close.extend_from_slice(&fb.bars.close);
+        bars.volume.extend_from_slice(&fb.bars.volume);
+        bars.origin.extend_from_slice(&fb.bars.origin);
     }
     Ok((bars, problems))
+}
+
+/// A run of row groups of one file, decoded by one task.
+struct Unit<'a> {
+    index: u32,
+    src: &'a FileSource,
+    meta: ArrowReaderMetadata,
+    cols: Arc<Cols>,
+    hive_symbol: Option<String>,
+    /// Kept row groups, in file order.
+    groups: Vec<usize>,
+    /// File row number of the first row of every row group of the file.
+    group_start: Arc<Vec<u64>>,
+}
+
+/// Opens a file, checks its schema and splits its kept row groups into units.
+fn plan_file<'a>(
+    index: u32,
+    src: &'a FileSource,
+    sel: &Selection<'_>,
+) -> Result<Vec<Unit<'a>>, DataError> {
+    let path = &src.path;
+    let hive_symbol = src
+        .partitions
+        .iter()
+        .rev()
+        .find(|(k, _)| k == &sel.columns.symbol)
+        .map(|(_, v)| v.clone());
+    if let Some(s) = &hive_symbol
+        && !sel.symbols.contains(s)
+    {
+        return Ok(Vec::new());
+    }
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .map_err(|e| unreadable(path, e))?;
+    let cols = Arc::new(find_columns(
+        path,
+        meta.schema(),
+        sel.columns,
+        hive_symbol.is_some(),
+    )?);
+    let groups = keep_row_groups(&meta, sel.columns, sel, cols.symbol.is_some());
+    let md = meta.metadata().clone();
+    let mut group_start = Vec::with_capacity(md.num_row_groups());
+    let mut acc = 0u64;
+    for g in md.row_groups() {
+        group_start.push(acc);
+        acc += g.num_rows() as u64;
+    }
+    let group_start = Arc::new(group_start);
+    let per = groups
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1) * 2)
+        .max(1);
+    Ok(groups
+        .chunks(per)
+        .map(|c| Unit {
+            index,
+            src,
+            meta: meta.clone(),
+            cols: cols.clone(),
+            hive_symbol: hive_symbol.clone(),
+            groups: c.to_vec(),
+            group_start: group_start.clone(),
+        })
+        .collect())
 }
 
 struct FileBars {
@@ -215,7 +316,12 @@ fn unreadable(path: &Path, e: impl std::fmt::Display) -> DataError {
     }
 }
 
-fn find_columns(path: &Path, schema: &Schema, c: &ColumnMap, hive_symbol: bool) -> Result<Cols, DataError> {
+fn find_columns(
+    path: &Path,
+    schema: &Schema,
+    c: &ColumnMap,
+    hive_symbol: bool,
+) -> Result<Cols, DataError> {
     let present = || {
         schema
             .fields()
@@ -273,11 +379,20 @@ fn find_columns(path: &Path, schema: &Schema, c: &ColumnMap, hive_symbol: bool) 
     };
     check(
         ts,
-        |t| matches!(t, DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64),
+        |t| {
+            matches!(
+                t,
+                DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64
+            )
+        },
         "timestamp (s/ms/us/ns, any time zone), date32 or date64",
     )?;
     if let Some(s) = symbol {
-        check(s, is_string_like, "string, large string or dictionary of strings")?;
+        check(
+            s,
+            is_string_like,
+            "string, large string or dictionary of strings",
+        )?;
     }
     let price = |t: &DataType| matches!(t, DataType::Float64 | DataType::Float32);
     check(close, price, "float64 or float32")?;
@@ -319,8 +434,15 @@ fn to_micros(a: &dyn Array) -> Vec<Option<i64>> {
         TimeUnit::Nanosecond => v.div_euclid(1_000),
     };
     match a.data_type() {
+        DataType::Timestamp(TimeUnit::Microsecond, _) if a.null_count() == 0 => a
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+            .values()
+            .iter()
+            .map(|&v| Some(v))
+            .collect(),
         DataType::Timestamp(unit, _) => {
-            let ints = cast(&a.slice(0, a.len()), &DataType::Int64).expect("timestamp casts to int64");
+            let ints =
+                cast(&a.slice(0, a.len()), &DataType::Int64).expect("timestamp casts to int64");
             let ints = ints.as_primitive::<Int64Type>();
             ints.iter().map(|v| v.map(|v| scale(v, unit))).collect()
         }
@@ -344,16 +466,16 @@ fn to_strings(a: &ArrayRef) -> StringArray {
 }
 
 fn keep_row_groups(
-    builder: &ParquetRecordBatchReaderBuilder<File>,
+    meta: &ArrowReaderMetadata,
     cols: &ColumnMap,
     sel: &Selection<'_>,
     has_symbol_col: bool,
 ) -> Vec<usize> {
-    let md = builder.metadata();
+    let md = meta.metadata();
     let n = md.num_row_groups();
     let mut keep = vec![true; n];
-    let schema = builder.schema();
-    let pschema = builder.parquet_schema();
+    let schema = meta.schema();
+    let pschema = meta.parquet_schema();
     if (sel.start.is_some() || sel.end.is_some())
         && let Ok(conv) = StatisticsConverter::try_new(&cols.timestamp, schema, pschema)
         && let (Ok(mins), Ok(maxs)) = (
@@ -363,10 +485,10 @@ fn keep_row_groups(
     {
         let (mins, maxs) = (to_micros(&mins), to_micros(&maxs));
         for g in 0..n {
-            if let (Some(lo), Some(hi)) = (mins[g], maxs[g]) {
-                if sel.end.is_some_and(|e| lo > e) || sel.start.is_some_and(|s| hi < s) {
-                    keep[g] = false;
-                }
+            if let (Some(lo), Some(hi)) = (mins[g], maxs[g])
+                && (sel.end.is_some_and(|e| lo > e) || sel.start.is_some_and(|s| hi < s))
+            {
+                keep[g] = false;
             }
         }
     }
@@ -380,11 +502,11 @@ fn keep_row_groups(
         && mins.data_type() == &DataType::Utf8
     {
         let (mins, maxs) = (mins.as_string::<i32>(), maxs.as_string::<i32>());
-        for g in 0..n {
+        for (g, k) in keep.iter_mut().enumerate() {
             if mins.is_valid(g) && maxs.is_valid(g) {
                 let (lo, hi) = (mins.value(g), maxs.value(g));
                 if !wanted.iter().any(|w| w.as_str() >= lo && w.as_str() <= hi) {
-                    keep[g] = false;
+                    *k = false;
                 }
             }
         }
@@ -392,48 +514,24 @@ fn keep_row_groups(
     (0..n).filter(|&g| keep[g]).collect()
 }
 
-fn read_file(index: u32, src: &FileSource, sel: &Selection<'_>) -> Result<(FileBars, Problems), DataError> {
-    let path = &src.path;
-    let hive_symbol = src
-        .partitions
+fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems), DataError> {
+    let path = &unit.src.path;
+    let index = unit.index;
+    let cols = &*unit.cols;
+    let hive_symbol = &unit.hive_symbol;
+    let kept_rows: Vec<(u64, u64)> = unit
+        .groups
         .iter()
-        .rev()
-        .find(|(k, _)| k == &sel.columns.symbol)
-        .map(|(_, v)| v.clone());
-    let empty = || {
-        Ok((
-            FileBars {
-                symbols: Vec::new(),
-                bars: Bars::default(),
-            },
-            Problems::default(),
-        ))
-    };
-    if let Some(s) = &hive_symbol
-        && !sel.symbols.contains(s)
-    {
-        return empty();
-    }
-    let file = File::open(path).map_err(|e| unreadable(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, e))?;
-    let schema = builder.schema().clone();
-    let cols = find_columns(path, &schema, sel.columns, hive_symbol.is_some())?;
-    let groups = keep_row_groups(&builder, sel.columns, sel, cols.symbol.is_some());
-    let md = builder.metadata().clone();
-    // File row number of the first row of each kept row group.
-    let mut group_start = Vec::with_capacity(md.num_row_groups());
-    let mut acc = 0u64;
-    for g in md.row_groups() {
-        group_start.push(acc);
-        acc += g.num_rows() as u64;
-    }
-    let kept_rows: Vec<(u64, u64)> = groups
-        .iter()
-        .map(|&g| (group_start[g], md.row_group(g).num_rows() as u64))
+        .map(|&g| {
+            (
+                unit.group_start[g],
+                unit.meta.metadata().row_group(g).num_rows() as u64,
+            )
+        })
         .collect();
-    if groups.is_empty() {
-        return empty();
-    }
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, unit.meta.clone());
+    let groups = unit.groups.clone();
     let mut roots = vec![cols.ts, cols.close];
     roots.extend(cols.symbol);
     roots.extend(cols.ohlc.into_iter().flatten());
@@ -445,7 +543,8 @@ fn read_file(index: u32, src: &FileSource, sel: &Selection<'_>) -> Result<(FileB
         .with_batch_size(64 * 1024);
     // Positions (among rows of the kept row groups) that pass the filter.
     let selected: Option<Arc<Mutex<Vec<u64>>>> = {
-        let filter_symbols = matches!(sel.symbols, SymbolSelection::List(_)) && cols.symbol.is_some();
+        let filter_symbols =
+            matches!(sel.symbols, SymbolSelection::List(_)) && cols.symbol.is_some();
         let filter_time = sel.start.is_some() || sel.end.is_some();
         if filter_symbols || filter_time {
             let mut pred_roots = vec![cols.ts];
@@ -464,7 +563,9 @@ fn read_file(index: u32, src: &FileSource, sel: &Selection<'_>) -> Result<(FileB
                 move |batch: RecordBatch| {
                     let ts = to_micros(batch.column_by_name(&ts_name).expect("projected").as_ref());
                     let syms = if filter_symbols {
-                        Some(to_strings(batch.column_by_name(&sym_name).expect("projected")))
+                        Some(to_strings(
+                            batch.column_by_name(&sym_name).expect("projected"),
+                        ))
                     } else {
                         None
                     };
@@ -514,164 +615,307 @@ fn read_file(index: u32, src: &FileSource, sel: &Selection<'_>) -> Result<(FileB
     for batch in reader {
         let batch = batch.map_err(|e| unreadable(path, e))?;
         let n = batch.num_rows();
-        let positions: Vec<u64> = match &selected {
-            Some(s) => {
-                let s = s.lock().expect("not poisoned");
-                s[pos as usize..pos as usize + n].to_vec()
-            }
-            None => (pos..pos + n as u64).collect(),
-        };
+        let positions: Option<Vec<u64>> = selected.as_ref().map(|s| {
+            let s = s.lock().expect("not poisoned");
+            s[pos as usize..pos as usize + n].to_vec()
+        });
+        let batch_start = pos;
         pos += n as u64;
         let col = |name: &str| batch.column_by_name(name).expect("projected column");
         let ts = to_micros(col(&names.timestamp).as_ref());
-        let floats = |name: &str| -> (Vec<f64>, Vec<bool>) {
-            let a = cast(col(name), &DataType::Float64).expect("numeric casts to float64");
-            let a = a.as_primitive::<Float64Type>();
-            let valid = (0..a.len()).map(|i| a.is_valid(i)).collect();
-            let vals = (0..a.len())
-                .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
-                .collect();
-            (vals, valid)
+        let floats = |name: &str| -> Float64Array {
+            cast(col(name), &DataType::Float64)
+                .expect("numeric casts to float64")
+                .as_primitive::<Float64Type>()
+                .clone()
         };
-        let (close, close_valid) = floats(&names.close);
+        let close = floats(&names.close);
         let ohlc = cols
             .ohlc
             .map(|_| (floats(&names.open), floats(&names.high), floats(&names.low)));
         let volume = cols.volume.map(|_| floats(&names.volume));
-        let sym_ids: Vec<Option<u32>> = match (&hive_symbol, cols.symbol) {
+        let sym_ids: Vec<Option<u32>> = match (hive_symbol, cols.symbol) {
             (Some(h), None) => {
                 let id = intern(&mut ids, &mut fb.symbols, h);
                 vec![Some(id); n]
             }
             _ => {
                 let s = to_strings(col(&names.symbol));
-                let mut last: Option<(String, u32)> = None;
+                let mut last: Option<(&str, u32)> = None;
                 (0..n)
                     .map(|r| {
                         if s.is_null(r) {
                             return None;
                         }
                         let v = s.value(r);
-                        if let Some((lv, id)) = &last
+                        if let Some((lv, id)) = last
                             && lv == v
                         {
-                            return Some(*id);
+                            return Some(id);
                         }
                         let id = intern(&mut ids, &mut fb.symbols, v);
-                        last = Some((v.to_string(), id));
+                        last = Some((v, id));
                         Some(id)
                     })
                     .collect()
             }
         };
-        let file_name = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let row_of =
+            |r: usize| file_row(positions.as_ref().map_or(batch_start + r as u64, |p| p[r]));
+        let batch_rows = Batch {
+            file_name: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            names,
+            symbols: &fb.symbols,
+            ts: &ts,
+            sym_ids: &sym_ids,
+            close: &close,
+            ohlc: ohlc.as_ref(),
+            volume: volume.as_ref(),
+        };
+        // Fast check of every rule; a row that fails any goes through the
+        // slow path that says which rule and where.
+        let mut skip = Vec::new();
         for r in 0..n {
-            let row = file_row(positions[r]);
-            let sym_name = |id: Option<u32>| id.map_or("<null>".to_string(), |i| fb.symbols[i as usize].clone());
-            let ex = |t: Option<i64>| {
-                format!(
-                    "{} {} ({file_name} row {row})",
-                    sym_name(sym_ids[r]),
-                    t.map_or("<null>".into(), format_us)
-                )
-            };
-            let (Some(t), Some(sid)) = (ts[r], sym_ids[r]) else {
-                if ts[r].is_none() {
-                    problems.add(&format!("column \"{}\" is null", names.timestamp), || ex(ts[r]));
-                }
-                if sym_ids[r].is_none() {
-                    problems.add(&format!("column \"{}\" is null", names.symbol), || ex(ts[r]));
-                }
-                continue;
-            };
-            let c = close[r];
-            if !close_valid[r] || !c.is_finite() {
-                problems.add(
-                    &format!("column \"{}\" is null, NaN or infinite", names.close),
-                    || ex(Some(t)),
-                );
-            } else if c <= 0.0 {
-                problems.add(&format!("column \"{}\" is not positive", names.close), || {
-                    format!("{} = {c}", ex(Some(t)))
-                });
+            if !batch_rows.row_ok(r) && !batch_rows.record_problems(r, row_of(r), &mut problems) {
+                skip.push(r);
             }
-            let (mut o, mut h, mut l) = (f64::NAN, f64::NAN, f64::NAN);
-            if let Some(((ov, ovl), (hv, hvl), (lv, lvl))) = &ohlc {
-                let valid = [ovl[r], hvl[r], lvl[r]];
-                let nvalid = valid.iter().filter(|&&v| v).count();
-                if nvalid == 3 {
-                    (o, h, l) = (ov[r], hv[r], lv[r]);
-                    let mut bad = false;
-                    for (name, v) in [(&names.open, o), (&names.high, h), (&names.low, l)] {
-                        if !v.is_finite() {
-                            problems.add(&format!("column \"{name}\" is NaN or infinite"), || ex(Some(t)));
-                            bad = true;
-                        } else if v <= 0.0 {
-                            problems.add(&format!("column \"{name}\" is not positive"), || {
-                                format!("{} = {v}", ex(Some(t)))
-                            });
-                            bad = true;
-                        }
-                    }
-                    if !bad && c.is_finite() && c > 0.0 {
-                        let tol = 1e-9 * h.abs().max(l.abs());
-                        if h < l - tol {
-                            problems.add(&format!("\"{}\" below \"{}\"", names.high, names.low), || {
-                                format!("{} high {h} low {l}", ex(Some(t)))
-                            });
-                        } else {
-                            if c < l - tol || c > h + tol {
-                                problems.add(
-                                    &format!("\"{}\" outside [low, high]", names.close),
-                                    || format!("{} close {c} low {l} high {h}", ex(Some(t))),
-                                );
-                            }
-                            if o < l - tol || o > h + tol {
-                                problems.add(
-                                    &format!("\"{}\" outside [low, high]", names.open),
-                                    || format!("{} open {o} low {l} high {h}", ex(Some(t))),
-                                );
-                            }
-                        }
-                    }
-                } else if nvalid > 0 {
-                    problems.add(
-                        &format!(
-                            "\"{}\", \"{}\", \"{}\" partly null on one bar (all three null is a close-only bar)",
-                            names.open, names.high, names.low
-                        ),
-                        || ex(Some(t)),
-                    );
-                }
+        }
+        let b = &mut fb.bars;
+        let keep = |r: usize| skip.binary_search(&r).is_err();
+        let nan_if_null =
+            |a: &Float64Array, r: usize| if a.is_valid(r) { a.value(r) } else { f64::NAN };
+        if skip.is_empty() && close.null_count() == 0 {
+            b.timestamp.extend(ts.iter().map(|t| t.unwrap_or_default()));
+            b.symbol
+                .extend(sym_ids.iter().map(|s| s.unwrap_or_default()));
+            b.close.extend_from_slice(close.values());
+        } else {
+            for r in (0..n).filter(|&r| keep(r)) {
+                b.timestamp.push(ts[r].unwrap_or_default());
+                b.symbol.push(sym_ids[r].unwrap_or_default());
+                b.close.push(nan_if_null(&close, r));
             }
-            let mut v = f64::NAN;
-            if let Some((vv, vvl)) = &volume
-                && vvl[r]
+        }
+        // open/high/low are kept only when all three are present on a bar.
+        match &ohlc {
+            Some((o, h, l))
+                if skip.is_empty()
+                    && o.null_count() == 0
+                    && h.null_count() == 0
+                    && l.null_count() == 0 =>
             {
-                v = vv[r];
-                if !v.is_finite() {
-                    problems.add(&format!("column \"{}\" is NaN or infinite", names.volume), || ex(Some(t)));
-                } else if v < 0.0 {
-                    problems.add(&format!("column \"{}\" is negative", names.volume), || {
-                        format!("{} = {v}", ex(Some(t)))
-                    });
+                b.open.extend_from_slice(o.values());
+                b.high.extend_from_slice(h.values());
+                b.low.extend_from_slice(l.values());
+            }
+            Some((o, h, l)) => {
+                for r in (0..n).filter(|&r| keep(r)) {
+                    let all = o.is_valid(r) && h.is_valid(r) && l.is_valid(r);
+                    b.open.push(if all { o.value(r) } else { f64::NAN });
+                    b.high.push(if all { h.value(r) } else { f64::NAN });
+                    b.low.push(if all { l.value(r) } else { f64::NAN });
                 }
             }
-            let b = &mut fb.bars;
-            b.timestamp.push(t);
-            b.symbol.push(sid);
-            b.open.push(o);
-            b.high.push(h);
-            b.low.push(l);
-            b.close.push(c);
-            b.volume.push(v);
-            b.origin.push(Origin { file: index, row });
+            None => {
+                let kept = n - skip.len();
+                for v in [&mut b.open, &mut b.high, &mut b.low] {
+                    v.resize(v.len() + kept, f64::NAN);
+                }
+            }
+        }
+        match &volume {
+            Some(v) if skip.is_empty() && v.null_count() == 0 => {
+                b.volume.extend_from_slice(v.values())
+            }
+            Some(v) => b
+                .volume
+                .extend((0..n).filter(|&r| keep(r)).map(|r| nan_if_null(v, r))),
+            None => b.volume.resize(b.volume.len() + n - skip.len(), f64::NAN),
+        }
+        match &positions {
+            None if kept_rows.len() == 1 && skip.is_empty() => {
+                let first = file_row(batch_start);
+                b.origin.extend((0..n as u64).map(|k| Origin {
+                    file: index,
+                    row: first + k,
+                }));
+            }
+            _ => b.origin.extend((0..n).filter(|&r| keep(r)).map(|r| Origin {
+                file: index,
+                row: row_of(r),
+            })),
         }
     }
     Ok((fb, problems))
+}
+
+/// One decoded batch, for validation.
+struct Batch<'a> {
+    file_name: String,
+    names: &'a ColumnMap,
+    symbols: &'a [String],
+    ts: &'a [Option<i64>],
+    sym_ids: &'a [Option<u32>],
+    close: &'a Float64Array,
+    ohlc: Option<&'a (Float64Array, Float64Array, Float64Array)>,
+    volume: Option<&'a Float64Array>,
+}
+
+impl Batch<'_> {
+    /// Whether row `r` passes every rule (the fast path).
+    fn row_ok(&self, r: usize) -> bool {
+        if self.ts[r].is_none() || self.sym_ids[r].is_none() || !self.close.is_valid(r) {
+            return false;
+        }
+        let c = self.close.value(r);
+        if !(c.is_finite() && c > 0.0) {
+            return false;
+        }
+        if let Some((o, h, l)) = self.ohlc {
+            let nvalid = o.is_valid(r) as u8 + h.is_valid(r) as u8 + l.is_valid(r) as u8;
+            if nvalid == 3 {
+                let (o, h, l) = (o.value(r), h.value(r), l.value(r));
+                if !(o.is_finite()
+                    && h.is_finite()
+                    && l.is_finite()
+                    && o > 0.0
+                    && h > 0.0
+                    && l > 0.0)
+                {
+                    return false;
+                }
+                let tol = 1e-9 * h.abs().max(l.abs());
+                if h < l - tol || c < l - tol || c > h + tol || o < l - tol || o > h + tol {
+                    return false;
+                }
+            } else if nvalid != 0 {
+                return false;
+            }
+        }
+        if let Some(v) = self.volume
+            && v.is_valid(r)
+        {
+            let v = v.value(r);
+            if !(v.is_finite() && v >= 0.0) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Records every rule row `r` breaks; returns false when the row cannot
+    /// be placed at all (null timestamp or symbol).
+    fn record_problems(&self, r: usize, row: u64, problems: &mut Problems) -> bool {
+        let names = self.names;
+        let file_name = &self.file_name;
+        let (ts, sym) = (self.ts[r], self.sym_ids[r]);
+        let ex = |t: Option<i64>| {
+            format!(
+                "{} {} ({file_name} row {row})",
+                sym.map_or("<null>".to_string(), |i| self.symbols[i as usize].clone()),
+                t.map_or("<null>".into(), format_us)
+            )
+        };
+        let Some(t) = ts else {
+            problems.add(&format!("column \"{}\" is null", names.timestamp), || {
+                ex(ts)
+            });
+            if sym.is_none() {
+                problems.add(&format!("column \"{}\" is null", names.symbol), || ex(ts));
+            }
+            return false;
+        };
+        if sym.is_none() {
+            problems.add(&format!("column \"{}\" is null", names.symbol), || ex(ts));
+            return false;
+        }
+        let c = if self.close.is_valid(r) {
+            self.close.value(r)
+        } else {
+            f64::NAN
+        };
+        if !c.is_finite() {
+            problems.add(
+                &format!("column \"{}\" is null, NaN or infinite", names.close),
+                || ex(Some(t)),
+            );
+        } else if c <= 0.0 {
+            problems.add(
+                &format!("column \"{}\" is not positive", names.close),
+                || format!("{} = {c}", ex(Some(t))),
+            );
+        }
+        if let Some((ov, hv, lv)) = self.ohlc {
+            let valid = [ov.is_valid(r), hv.is_valid(r), lv.is_valid(r)];
+            let nvalid = valid.iter().filter(|&&v| v).count();
+            if nvalid == 3 {
+                let (o, h, l) = (ov.value(r), hv.value(r), lv.value(r));
+                let mut bad = false;
+                for (name, v) in [(&names.open, o), (&names.high, h), (&names.low, l)] {
+                    if !v.is_finite() {
+                        problems.add(&format!("column \"{name}\" is NaN or infinite"), || {
+                            ex(Some(t))
+                        });
+                        bad = true;
+                    } else if v <= 0.0 {
+                        problems.add(&format!("column \"{name}\" is not positive"), || {
+                            format!("{} = {v}", ex(Some(t)))
+                        });
+                        bad = true;
+                    }
+                }
+                if !bad && c.is_finite() && c > 0.0 {
+                    let tol = 1e-9 * h.abs().max(l.abs());
+                    if h < l - tol {
+                        problems.add(
+                            &format!("\"{}\" below \"{}\"", names.high, names.low),
+                            || format!("{} high {h} low {l}", ex(Some(t))),
+                        );
+                    } else {
+                        if c < l - tol || c > h + tol {
+                            problems
+                                .add(&format!("\"{}\" outside [low, high]", names.close), || {
+                                    format!("{} close {c} low {l} high {h}", ex(Some(t)))
+                                });
+                        }
+                        if o < l - tol || o > h + tol {
+                            problems
+                                .add(&format!("\"{}\" outside [low, high]", names.open), || {
+                                    format!("{} open {o} low {l} high {h}", ex(Some(t)))
+                                });
+                        }
+                    }
+                }
+            } else if nvalid > 0 {
+                problems.add(
+                    &format!(
+                        "\"{}\", \"{}\", \"{}\" partly null on one bar (all three null is a close-only bar)",
+                        names.open, names.high, names.low
+                    ),
+                    || ex(Some(t)),
+                );
+            }
+        }
+        if let Some(vv) = self.volume
+            && vv.is_valid(r)
+        {
+            let v = vv.value(r);
+            if !v.is_finite() {
+                problems.add(
+                    &format!("column \"{}\" is NaN or infinite", names.volume),
+                    || ex(Some(t)),
+                );
+            } else if v < 0.0 {
+                problems.add(&format!("column \"{}\" is negative", names.volume), || {
+                    format!("{} = {v}", ex(Some(t)))
+                });
+            }
+        }
+        true
+    }
 }
 
 fn intern(ids: &mut HashMap<String, u32>, names: &mut Vec<String>, s: &str) -> u32 {
@@ -748,7 +992,11 @@ fn check_symbols(path: &Path, bars: &Bars, symbols: &SymbolSelection) -> Result<
             return Err(DataError::UnknownSymbols {
                 path: path.display().to_string(),
                 missing: missing.join(", "),
-                available: if avail.is_empty() { "no rows in range".into() } else { avail.join(", ") },
+                available: if avail.is_empty() {
+                    "no rows in range".into()
+                } else {
+                    avail.join(", ")
+                },
             });
         }
     }
@@ -767,7 +1015,9 @@ fn weekend_share(bars: &Bars) -> Vec<f64> {
             wk[s] += 1;
         }
     }
-    (0..n).map(|i| wk[i] as f64 / all[i].max(1) as f64).collect()
+    (0..n)
+        .map(|i| wk[i] as f64 / all[i].max(1) as f64)
+        .collect()
 }
 
 /// Loads the panel a `[data]` section describes, with its benchmark.
@@ -778,8 +1028,17 @@ pub fn load_panel(spec: &DataSpec) -> Result<Loaded, DataError> {
         end: spec.end,
         columns: &spec.columns,
     };
+    let (bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
+    panel_from_bars(spec, bars, &problems)
+}
+
+/// Builds the panel from bars already read for `spec` (see [`load_panel`]).
+pub fn panel_from_bars(
+    spec: &DataSpec,
+    mut bars: Bars,
+    problems: &Problems,
+) -> Result<Loaded, DataError> {
     let label = spec.path.display().to_string();
-    let (mut bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
     if !problems.is_empty() {
         return Err(DataError::Invalid {
             path: label,
@@ -835,7 +1094,8 @@ pub fn load_panel(spec: &DataSpec) -> Result<Loaded, DataError> {
         spec.calendar.unwrap_or(CalendarMode::Union)
     };
     let rows = bars.len();
-    let (mut panel, fills) = Panel::from_bars(&bars, calendar, spec.max_fill_days, spec.bars_per_year);
+    let (mut panel, fills) =
+        Panel::from_bars(&bars, calendar, spec.max_fill_days, spec.bars_per_year);
     let close_only: Vec<&str> = panel
         .fields
         .iter()
@@ -873,7 +1133,12 @@ pub fn load_panel(spec: &DataSpec) -> Result<Loaded, DataError> {
             });
         }
         check_symbols(&b.path, &bbars, &syms)?;
-        panel.attach_benchmark(&b.symbol, &bbars.timestamp, &bbars.close, spec.max_fill_days);
+        panel.attach_benchmark(
+            &b.symbol,
+            &bbars.timestamp,
+            &bbars.close,
+            spec.max_fill_days,
+        );
         let missing = panel
             .benchmark
             .as_ref()

@@ -1,6 +1,7 @@
 //! The in-memory panel: a common calendar x symbols, with an availability mask.
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ShapeBuilder};
+use rayon::prelude::*;
 
 use super::bars::Bars;
 use crate::config::CalendarMode;
@@ -25,7 +26,8 @@ pub struct Benchmark {
     pub available: Array1<bool>,
 }
 
-/// Prices on a common calendar: matrices are `[bars, symbols]`.
+/// Prices on a common calendar: matrices are `[bars, symbols]`, stored
+/// column-major so that each symbol's history is contiguous.
 #[derive(Debug, Clone)]
 pub struct Panel {
     /// Sorted unique bar timestamps, microseconds UTC.
@@ -99,69 +101,76 @@ impl Panel {
         max_fill: usize,
         bars_per_year: Option<f64>,
     ) -> (Panel, FillStats) {
+        if !bars.is_sorted() {
+            let mut sorted = bars.clone();
+            sorted.sort();
+            return Self::from_bars(&sorted, calendar, max_fill, bars_per_year);
+        }
         let n = bars.symbols.len();
-        let timestamps = calendar_of(bars, calendar);
-        let t_len = timestamps.len();
-        let nan = || Array2::from_elem((t_len, n), f64::NAN);
-        let (mut open, mut high, mut low, mut close, mut volume) = (nan(), nan(), nan(), nan(), nan());
-        let mut real = Array2::from_elem((t_len, n), false);
-        let mut fields = vec![
-            SymbolFields {
-                has_ohlc: false,
-                has_volume: false
-            };
-            n
-        ];
-        for r in 0..bars.len() {
-            let Ok(t) = timestamps.binary_search(&bars.timestamp[r]) else {
-                continue; // dropped by an intersection calendar
-            };
-            let i = bars.symbol[r] as usize;
-            close[[t, i]] = bars.close[r];
-            real[[t, i]] = true;
-            if !bars.open[r].is_nan() {
-                open[[t, i]] = bars.open[r];
-                high[[t, i]] = bars.high[r];
-                low[[t, i]] = bars.low[r];
-                fields[i].has_ohlc = true;
-            }
-            if !bars.volume[r].is_nan() {
-                volume[[t, i]] = bars.volume[r];
-                fields[i].has_volume = true;
-            }
+        // Rows of symbol i are runs[i]..runs[i + 1] (bars are sorted by symbol).
+        let mut runs = vec![0usize; n + 1];
+        for &s in &bars.symbol {
+            runs[s as usize + 1] += 1;
         }
-        let mut available = real.clone();
-        let mut filled = Array2::from_elem((t_len, n), false);
-        let mut stats = FillStats {
-            gaps: vec![0; n],
-            filled: vec![0; n],
-            unfilled: vec![0; n],
-        };
         for i in 0..n {
-            let mut last: Option<(usize, f64)> = None;
-            let last_real = (0..t_len).rev().find(|&t| real[[t, i]]);
-            for t in 0..t_len {
-                if real[[t, i]] {
-                    last = Some((t, close[[t, i]]));
-                    continue;
-                }
-                let Some((lt, lc)) = last else { continue };
-                if last_real.is_some_and(|lr| t < lr) {
-                    stats.gaps[i] += 1;
-                }
-                if t - lt <= max_fill {
-                    close[[t, i]] = lc;
-                    available[[t, i]] = true;
-                    filled[[t, i]] = true;
-                    if fields[i].has_volume {
-                        volume[[t, i]] = 0.0;
-                    }
-                    stats.filled[i] += 1;
-                } else if last_real.is_some_and(|lr| t < lr) {
-                    stats.unfilled[i] += 1;
-                }
-            }
+            runs[i + 1] += runs[i];
         }
+        let timestamps = calendar_of(bars, &runs, calendar);
+        let t_len = timestamps.len();
+        // Matrices are column-major: each symbol's history is contiguous,
+        // which is how every later stage reads it. Symbols fill in parallel.
+        let cells = (t_len * n).max(1);
+        let chunk = t_len.max(1);
+        let (mut open, mut high, mut low) = (
+            vec![f64::NAN; cells],
+            vec![f64::NAN; cells],
+            vec![f64::NAN; cells],
+        );
+        let (mut close, mut volume) = (vec![f64::NAN; cells], vec![f64::NAN; cells]);
+        let (mut available, mut filled) = (vec![false; cells], vec![false; cells]);
+        let per: Vec<(SymbolFields, usize, usize, usize)> = (
+            open.par_chunks_mut(chunk),
+            high.par_chunks_mut(chunk),
+            low.par_chunks_mut(chunk),
+            close.par_chunks_mut(chunk),
+            volume.par_chunks_mut(chunk),
+            available.par_chunks_mut(chunk),
+            filled.par_chunks_mut(chunk),
+        )
+            .into_par_iter()
+            .take(n)
+            .enumerate()
+            .map(|(i, (o, h, l, c, v, a, f))| {
+                let cols = SymbolColumns {
+                    open: o,
+                    high: h,
+                    low: l,
+                    close: c,
+                    volume: v,
+                    available: a,
+                    filled: f,
+                };
+                symbol_columns(bars, runs[i]..runs[i + 1], &timestamps, max_fill, cols)
+            })
+            .collect();
+        let shape = (t_len, n).f();
+        let mat = |mut v: Vec<f64>| {
+            v.truncate(t_len * n);
+            Array2::from_shape_vec(shape, v).expect("sized to the shape")
+        };
+        let matb = |mut v: Vec<bool>| {
+            v.truncate(t_len * n);
+            Array2::from_shape_vec(shape, v).expect("sized to the shape")
+        };
+        let (open, high, low, close, volume) =
+            (mat(open), mat(high), mat(low), mat(close), mat(volume));
+        let (available, filled) = (matb(available), matb(filled));
+        let fields = per.iter().map(|p| p.0).collect();
+        let stats = FillStats {
+            gaps: per.iter().map(|p| p.1).collect(),
+            filled: per.iter().map(|p| p.2).collect(),
+            unfilled: per.iter().map(|p| p.3).collect(),
+        };
         let bar_us = median_spacing(&timestamps);
         let bars_per_year = bars_per_year.unwrap_or_else(|| infer_bars_per_year(&timestamps));
         let panel = Panel {
@@ -193,13 +202,10 @@ impl Panel {
         let mut j = 0usize;
         let mut last: Option<(usize, f64)> = None;
         for (t, &stamp) in self.timestamps.iter().enumerate() {
+            // A benchmark bar between two panel bars counts as of the next
+            // panel bar: known by then, never before.
             while j < ts.len() && ts[j] <= stamp {
-                if ts[j] == stamp {
-                    last = Some((t, close[j]));
-                } else {
-                    // A benchmark bar between panel bars counts as of the next panel bar.
-                    last = Some((t, close[j]));
-                }
+                last = Some((t, close[j]));
                 j += 1;
             }
             if let Some((lt, c)) = last
@@ -217,31 +223,132 @@ impl Panel {
     }
 }
 
-fn calendar_of(bars: &Bars, mode: CalendarMode) -> Vec<i64> {
-    match mode {
-        CalendarMode::Union => {
-            let mut ts = bars.timestamp.clone();
-            ts.sort_unstable();
-            ts.dedup();
-            ts
+/// One symbol's column of every matrix.
+struct SymbolColumns<'a> {
+    open: &'a mut [f64],
+    high: &'a mut [f64],
+    low: &'a mut [f64],
+    close: &'a mut [f64],
+    volume: &'a mut [f64],
+    available: &'a mut [bool],
+    filled: &'a mut [bool],
+}
+
+/// Places one symbol's sorted rows on the calendar and forward-fills its close.
+///
+/// Returns the symbol's fields and its (gaps, filled, unfilled) counts.
+fn symbol_columns(
+    bars: &Bars,
+    rows: std::ops::Range<usize>,
+    calendar: &[i64],
+    max_fill: usize,
+    c: SymbolColumns<'_>,
+) -> (SymbolFields, usize, usize, usize) {
+    let t_len = calendar.len();
+    let mut fields = SymbolFields {
+        has_ohlc: false,
+        has_volume: false,
+    };
+    let (mut gaps, mut n_filled, mut unfilled) = (0, 0, 0);
+    // Both the rows and the calendar are sorted: walk them together.
+    let mut t = 0usize;
+    let mut last_real: Option<usize> = None;
+    for r in rows {
+        let stamp = bars.timestamp[r];
+        while t < t_len && calendar[t] < stamp {
+            t += 1;
         }
-        CalendarMode::Intersection => {
-            let n = bars.symbols.len();
-            let mut per: Vec<Vec<i64>> = vec![Vec::new(); n];
-            for r in 0..bars.len() {
-                per[bars.symbol[r] as usize].push(bars.timestamp[r]);
-            }
-            let mut it = per.into_iter().map(|mut v| {
-                v.sort_unstable();
-                v
-            });
-            let mut acc = it.next().unwrap_or_default();
-            for v in it {
-                acc.retain(|t| v.binary_search(t).is_ok());
-            }
-            acc
+        if t == t_len || calendar[t] != stamp {
+            continue; // dropped by an intersection calendar
+        }
+        c.close[t] = bars.close[r];
+        c.available[t] = true;
+        last_real = Some(t);
+        if !bars.open[r].is_nan() {
+            c.open[t] = bars.open[r];
+            c.high[t] = bars.high[r];
+            c.low[t] = bars.low[r];
+            fields.has_ohlc = true;
+        }
+        if !bars.volume[r].is_nan() {
+            c.volume[t] = bars.volume[r];
+            fields.has_volume = true;
         }
     }
+    let mut last: Option<(usize, f64)> = None;
+    for t in 0..t_len {
+        if c.available[t] {
+            last = Some((t, c.close[t]));
+            continue;
+        }
+        let Some((lt, lc)) = last else { continue };
+        let inside = last_real.is_some_and(|lr| t < lr);
+        if inside {
+            gaps += 1;
+        }
+        if t - lt <= max_fill {
+            c.close[t] = lc;
+            c.available[t] = true;
+            c.filled[t] = true;
+            if fields.has_volume {
+                c.volume[t] = 0.0;
+            }
+            n_filled += 1;
+        } else if inside {
+            unfilled += 1;
+        }
+    }
+    (fields, gaps, n_filled, unfilled)
+}
+
+fn calendar_of(bars: &Bars, runs: &[usize], mode: CalendarMode) -> Vec<i64> {
+    let n = runs.len() - 1;
+    let run = |i: usize| &bars.timestamp[runs[i]..runs[i + 1]];
+    let mut acc: Vec<i64> = if n == 0 { Vec::new() } else { run(0).to_vec() };
+    acc.dedup();
+    for i in 1..n {
+        let other = run(i);
+        if other == acc.as_slice() {
+            continue;
+        }
+        let (mut a, mut b) = (0, 0);
+        let mut out = Vec::with_capacity(acc.len().max(other.len()));
+        match mode {
+            CalendarMode::Union => {
+                while a < acc.len() || b < other.len() {
+                    let x = if b == other.len() || (a < acc.len() && acc[a] <= other[b]) {
+                        let x = acc[a];
+                        a += 1;
+                        x
+                    } else {
+                        let x = other[b];
+                        b += 1;
+                        x
+                    };
+                    if out.last() != Some(&x) {
+                        out.push(x);
+                    }
+                }
+            }
+            CalendarMode::Intersection => {
+                while a < acc.len() && b < other.len() {
+                    match acc[a].cmp(&other[b]) {
+                        std::cmp::Ordering::Less => a += 1,
+                        std::cmp::Ordering::Greater => b += 1,
+                        std::cmp::Ordering::Equal => {
+                            if out.last() != Some(&acc[a]) {
+                                out.push(acc[a]);
+                            }
+                            a += 1;
+                            b += 1;
+                        }
+                    }
+                }
+            }
+        }
+        acc = out;
+    }
+    acc
 }
 
 /// Median spacing between consecutive timestamps, microseconds.

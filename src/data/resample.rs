@@ -40,7 +40,11 @@ pub fn resample(bars: &Bars, bar: i64) -> Bars {
             }
             c = bars.close[k];
             if !bars.volume[k].is_nan() {
-                v = if v.is_nan() { bars.volume[k] } else { v + bars.volume[k] };
+                v = if v.is_nan() {
+                    bars.volume[k]
+                } else {
+                    v + bars.volume[k]
+                };
             }
             k += 1;
         }

@@ -143,7 +143,8 @@ struct AssetBars {
 
 fn asset_bars(p: &SynthParams, m: &MarketPath, asset: usize) -> AssetBars {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-        p.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (asset as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9),
+        p.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ (asset as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9),
     );
     let beta = 0.6 + 0.8 * rng.r#gen::<f64>();
     let sector = asset % SECTORS;
@@ -185,7 +186,8 @@ fn asset_bars(p: &SynthParams, m: &MarketPath, asset: usize) -> AssetBars {
         out.high.push(high);
         out.low.push(low);
         out.close.push(close);
-        out.volume.push((shares * (0.5 + 0.5 * surprise) * noise).round());
+        out.volume
+            .push((shares * (0.5 + 0.5 * surprise) * noise).round());
         price = close;
     }
     out
@@ -194,7 +196,10 @@ fn asset_bars(p: &SynthParams, m: &MarketPath, asset: usize) -> AssetBars {
 /// Generates the long-format record batch (sorted by symbol, timestamp).
 pub fn generate(p: &SynthParams) -> RecordBatch {
     let m = market_path(p);
-    let per: Vec<AssetBars> = (0..p.assets).into_par_iter().map(|a| asset_bars(p, &m, a)).collect();
+    let per: Vec<AssetBars> = (0..p.assets)
+        .into_par_iter()
+        .map(|a| asset_bars(p, &m, a))
+        .collect();
     let rows = p.assets * p.days;
     let width = (p.assets.max(2) - 1).to_string().len().max(4);
     let names: Vec<String> = (0..p.assets).map(|a| format!("S{a:0width$}")).collect();
@@ -229,7 +234,11 @@ pub fn generate(p: &SynthParams) -> RecordBatch {
 /// chloe's price schema: timestamp[us, UTC], symbol, open, high, low, close, volume.
 pub fn price_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("symbol", DataType::Utf8, false),
         Field::new("open", DataType::Float64, true),
         Field::new("high", DataType::Float64, true),
@@ -248,7 +257,9 @@ pub fn write(path: &Path, batch: &RecordBatch) -> anyhow::Result<()> {
         .build();
     let tmp = path.with_file_name(format!(
         ".{}.{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

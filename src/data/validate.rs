@@ -73,7 +73,12 @@ pub struct CheckSummary {
 
 /// Formats a bar spacing in the largest whole unit.
 pub fn format_spacing(us: i64) -> String {
-    for (unit, name) in [(7 * DAY_US, "w"), (DAY_US, "d"), (3_600_000_000, "h"), (60_000_000, "m")] {
+    for (unit, name) in [
+        (7 * DAY_US, "w"),
+        (DAY_US, "d"),
+        (3_600_000_000, "h"),
+        (60_000_000, "m"),
+    ] {
         if us >= unit && us % unit == 0 {
             return format!("{}{name}", us / unit);
         }
@@ -82,7 +87,12 @@ pub fn format_spacing(us: i64) -> String {
 }
 
 /// Builds the summary from the checked bars and, when valid, the panel.
-pub fn summarize(path: &str, bars: &Bars, problems: &Problems, panel: Option<(&Panel, &FillStats)>) -> CheckSummary {
+pub fn summarize(
+    path: &str,
+    bars: &Bars,
+    problems: &Problems,
+    panel: Option<(&Panel, &FillStats)>,
+) -> CheckSummary {
     let n = bars.symbols.len();
     let mut rows = vec![0usize; n];
     let mut first = vec![i64::MAX; n];
@@ -98,7 +108,13 @@ pub fn summarize(path: &str, bars: &Bars, problems: &Problems, panel: Option<(&P
         .map(|i| {
             let pi = panel.and_then(|(p, _)| p.symbols.iter().position(|s| s == &bars.symbols[i]));
             let (gaps, filled, unfilled, ohlc, volume) = match (panel, pi) {
-                (Some((p, f)), Some(j)) => (f.gaps[j], f.filled[j], f.unfilled[j], p.fields[j].has_ohlc, p.fields[j].has_volume),
+                (Some((p, f)), Some(j)) => (
+                    f.gaps[j],
+                    f.filled[j],
+                    f.unfilled[j],
+                    p.fields[j].has_ohlc,
+                    p.fields[j].has_volume,
+                ),
                 _ => (0, 0, 0, false, false),
             };
             SymbolSummary {
@@ -130,7 +146,11 @@ pub fn summarize(path: &str, bars: &Bars, problems: &Problems, panel: Option<(&P
         problems: problems
             .list()
             .into_iter()
-            .map(|(rule, count, examples)| ProblemSummary { rule, count, examples })
+            .map(|(rule, count, examples)| ProblemSummary {
+                rule,
+                count,
+                examples,
+            })
             .collect(),
         notes: Vec::new(),
     }
@@ -146,7 +166,11 @@ impl CheckSummary {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(s, "dataset   {}", self.path);
-        let _ = writeln!(s, "status    {}", if self.valid { "valid" } else { "INVALID" });
+        let _ = writeln!(
+            s,
+            "status    {}",
+            if self.valid { "valid" } else { "INVALID" }
+        );
         let _ = writeln!(
             s,
             "rows      {}   symbols {}   range {} .. {}",
@@ -192,7 +216,13 @@ impl CheckSummary {
         if !self.problems.is_empty() {
             let _ = writeln!(s, "\nproblems:");
             for p in &self.problems {
-                let _ = writeln!(s, "  {}: {} row(s), first: {}", p.rule, p.count, p.examples.join("; "));
+                let _ = writeln!(
+                    s,
+                    "  {}: {} row(s), first: {}",
+                    p.rule,
+                    p.count,
+                    p.examples.join("; ")
+                );
             }
         }
         s

@@ -43,7 +43,8 @@ proptest! {
     }
 
     #[test]
-    fn prop_ppf_inverts_cdf(x in -8.0f64..8.0) {
+    fn prop_ppf_inverts_cdf(x in -8.0f64..5.0) {
+        // Above ~5 the CDF rounds too close to 1 for the inverse to recover x.
         prop_assert!((norm_ppf(norm_cdf(x)) - x).abs() < 1e-8);
     }
 }

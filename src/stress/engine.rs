@@ -91,7 +91,10 @@ pub fn run(
     };
     for (s, p) in plan.prepared.iter().enumerate() {
         let mut acc = Accumulator::new(plan.capital, plan.horizon, n, exact);
-        let chunk = plan.chunk_paths.unwrap_or_else(|| backend.max_chunk(p)).max(1);
+        let chunk = plan
+            .chunk_paths
+            .unwrap_or_else(|| backend.max_chunk(p))
+            .max(1);
         let mut used = Vec::new();
         let mut first = paths.start;
         while first < paths.end {
@@ -142,6 +145,12 @@ pub fn run(
 pub fn count_chunks(plan: &Plan, backend: &dyn StressBackend, n: u64) -> u64 {
     plan.prepared
         .iter()
-        .map(|p| n.div_ceil(plan.chunk_paths.unwrap_or_else(|| backend.max_chunk(p)).max(1)))
+        .map(|p| {
+            n.div_ceil(
+                plan.chunk_paths
+                    .unwrap_or_else(|| backend.max_chunk(p))
+                    .max(1),
+            )
+        })
         .sum()
 }

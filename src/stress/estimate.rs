@@ -11,7 +11,10 @@ fn columns(panel: &Panel, symbols: &[String], key: &str) -> Result<Vec<usize>, C
         .iter()
         .map(|s| {
             panel.symbols.iter().position(|p| p == s).ok_or_else(|| {
-                ConfigError::invalid(format!("{key}.{s}"), "names a symbol that is not in the job's data")
+                ConfigError::invalid(
+                    format!("{key}.{s}"),
+                    "names a symbol that is not in the job's data",
+                )
             })
         })
         .collect()
@@ -30,7 +33,11 @@ fn complete_returns(panel: &Panel, cols: &[usize], rows: std::ops::Range<usize>)
                 && panel.close[[t - 1, j]] > 0.0
         });
         if ok {
-            out.push(cols.iter().map(|&j| (panel.close[[t, j]] / panel.close[[t - 1, j]]).ln()).collect());
+            out.push(
+                cols.iter()
+                    .map(|&j| (panel.close[[t, j]] / panel.close[[t - 1, j]]).ln())
+                    .collect(),
+            );
         }
     }
     out
@@ -41,7 +48,12 @@ fn corwin_schultz(panel: &Panel, j: usize, rows: std::ops::Range<usize>) -> Opti
     let k = 3.0 - 2.0 * std::f64::consts::SQRT_2;
     let (mut sum, mut n) = (0.0, 0usize);
     for t in rows.start.max(1)..rows.end {
-        let (h0, l0, h1, l1) = (panel.high[[t - 1, j]], panel.low[[t - 1, j]], panel.high[[t, j]], panel.low[[t, j]]);
+        let (h0, l0, h1, l1) = (
+            panel.high[[t - 1, j]],
+            panel.low[[t - 1, j]],
+            panel.high[[t, j]],
+            panel.low[[t, j]],
+        );
         if !(h0 > 0.0 && l0 > 0.0 && h1 > 0.0 && l1 > 0.0 && h0 >= l0 && h1 >= l1) {
             continue;
         }
@@ -80,8 +92,15 @@ pub fn estimate_market(
     }
     let n = cols.len();
     let nd = r.len() as f64;
-    let mean: Vec<f64> = (0..n).map(|i| r.iter().map(|x| x[i]).sum::<f64>() / nd).collect();
-    let cov = |i: usize, j: usize| r.iter().map(|x| (x[i] - mean[i]) * (x[j] - mean[j])).sum::<f64>() / (nd - 1.0);
+    let mean: Vec<f64> = (0..n)
+        .map(|i| r.iter().map(|x| x[i]).sum::<f64>() / nd)
+        .collect();
+    let cov = |i: usize, j: usize| {
+        r.iter()
+            .map(|x| (x[i] - mean[i]) * (x[j] - mean[j]))
+            .sum::<f64>()
+            / (nd - 1.0)
+    };
     let sigma: Vec<f64> = (0..n).map(|i| cov(i, i).sqrt()).collect();
     let correlation: Vec<Vec<f64>> = (0..n)
         .map(|i| {
@@ -99,7 +118,9 @@ pub fn estimate_market(
         })
         .collect();
     let correlation = validate_correlation(correlation, n, max_repair.max(0.01))?;
-    let mu = (0..n).map(|i| mean[i] + sigma[i] * sigma[i] / 2.0).collect();
+    let mu = (0..n)
+        .map(|i| mean[i] + sigma[i] * sigma[i] / 2.0)
+        .collect();
     let mut adv = Vec::with_capacity(n);
     let mut spread = Vec::with_capacity(n);
     for &j in &cols {
@@ -123,7 +144,14 @@ pub fn estimate_market(
                 .min(0.5),
         );
     }
-    Ok(MarketInputs { symbols: symbols.to_vec(), mu, sigma, adv, spread, correlation })
+    Ok(MarketInputs {
+        symbols: symbols.to_vec(),
+        mu,
+        sigma,
+        adv,
+        spread,
+        correlation,
+    })
 }
 
 /// Daily log returns of `symbols` inside [start, end] (complete days only), row-major.
@@ -135,13 +163,20 @@ pub fn bootstrap_table(
     key: &str,
 ) -> anyhow::Result<Vec<f32>> {
     let cols = columns(panel, symbols, "stress.portfolio.weights")?;
-    let a = panel.timestamps.partition_point(|&t| t < start.unwrap_or(i64::MIN));
-    let b = panel.timestamps.partition_point(|&t| t <= end.unwrap_or(i64::MAX));
+    let a = panel
+        .timestamps
+        .partition_point(|&t| t < start.unwrap_or(i64::MIN));
+    let b = panel
+        .timestamps
+        .partition_point(|&t| t <= end.unwrap_or(i64::MAX));
     let r = complete_returns(panel, &cols, a..b);
     if r.len() < 2 {
         return Err(ConfigError::invalid(
             key,
-            format!("window holds {} day(s) with returns for every symbol, need at least 2", r.len()),
+            format!(
+                "window holds {} day(s) with returns for every symbol, need at least 2",
+                r.len()
+            ),
         )
         .into());
     }

@@ -12,6 +12,8 @@ pub mod model;
 pub mod philox;
 pub mod report;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 
 use std::{ops::Range, time::Instant};
 
@@ -54,7 +56,10 @@ pub trait StressBackend {
 /// Resolves market inputs and bootstrap tables, loading the panel when needed.
 pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
     let needs_panel = matches!(spec.market, MarketSource::Estimate { .. })
-        || spec.scenarios.iter().any(|s| matches!(s.kind, ScenarioKind::Bootstrap { .. }));
+        || spec
+            .scenarios
+            .iter()
+            .any(|s| matches!(s.kind, ScenarioKind::Bootstrap { .. }));
     let panel = if needs_panel {
         let data = job.data.as_ref().ok_or_else(|| {
             ConfigError::invalid(
@@ -62,17 +67,38 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
                 "is required when stress.market.estimate_from_data = true or a scenario has kind = \"bootstrap\"",
             )
         })?;
-        Some(crate::data::load_panel(data).context("loading data for the stress test")?.panel)
+        Some(
+            crate::data::load_panel(data)
+                .context("loading data for the stress test")?
+                .panel,
+        )
     } else {
         None
     };
     let market = match &spec.market {
         MarketSource::Given(m) => m.clone(),
-        MarketSource::Estimate { days, symbols, default_spread, default_adv } => {
-            let symbols = symbols.clone().unwrap_or_else(|| spec.weights.keys().cloned().collect());
+        MarketSource::Estimate {
+            days,
+            symbols,
+            default_spread,
+            default_adv,
+        } => {
+            let symbols = symbols
+                .clone()
+                .unwrap_or_else(|| spec.weights.keys().cloned().collect());
             let p = panel.as_ref().expect("panel loaded");
-            let m = estimate::estimate_market(p, &symbols, *days, *default_spread, *default_adv, spec.max_correlation_repair)?;
-            tracing::info!("estimated market inputs for {} symbols from the last {days} bars", symbols.len());
+            let m = estimate::estimate_market(
+                p,
+                &symbols,
+                *days,
+                *default_spread,
+                *default_adv,
+                spec.max_correlation_repair,
+            )?;
+            tracing::info!(
+                "estimated market inputs for {} symbols from the last {days} bars",
+                symbols.len()
+            );
             m
         }
     };
@@ -105,10 +131,16 @@ pub fn select_backend(choice: BackendChoice) -> anyhow::Result<(Box<dyn StressBa
         }
         BackendChoice::Auto => match gpu::GpuBackend::new() {
             Ok(g) => {
-                let why = format!("auto: adapter {} is usable and the shaders compile", g.adapter_name());
+                let why = format!(
+                    "auto: adapter {} is usable and the shaders compile",
+                    g.adapter_name()
+                );
                 Ok((Box::new(g), why))
             }
-            Err(e) => Ok((Box::new(cpu::CpuBackend), format!("auto: no usable GPU ({e:#}); using the cpu"))),
+            Err(e) => Ok((
+                Box::new(cpu::CpuBackend),
+                format!("auto: no usable GPU ({e:#}); using the cpu"),
+            )),
         },
     }
 }
@@ -117,10 +149,12 @@ pub fn select_backend(choice: BackendChoice) -> anyhow::Result<(Box<dyn StressBa
 pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
     let t0 = Instant::now();
     let job = JobSpec::load(&args.job)?;
-    let mut spec = job
-        .stress
-        .clone()
-        .ok_or_else(|| ConfigError::invalid("stress", format!("section is missing from {}", args.job.display())))?;
+    let mut spec = job.stress.clone().ok_or_else(|| {
+        ConfigError::invalid(
+            "stress",
+            format!("section is missing from {}", args.job.display()),
+        )
+    })?;
     if let Some(p) = args.paths {
         if p == 0 {
             return Err(UsageError("--paths must be at least 1".into()).into());
@@ -139,8 +173,12 @@ pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
     let (mut backend, why) = select_backend(args.backend)?;
     tracing::info!("stress backend {}: {why}", backend.name());
     let staged = StagedDir::new(&out_dir)?;
-    let mut sink = ParquetSink::create(&staged.path("stress_paths.parquet"), report::paths_schema())?;
-    let progress = Progress::new("stress chunks", engine::count_chunks(&plan, backend.as_ref(), spec.paths));
+    let mut sink =
+        ParquetSink::create(&staged.path("stress_paths.parquet"), report::paths_schema())?;
+    let progress = Progress::new(
+        "stress chunks",
+        engine::count_chunks(&plan, backend.as_ref(), spec.paths),
+    );
     let t1 = Instant::now();
     let outcome = engine::run(
         &plan,
@@ -156,8 +194,20 @@ pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
     write_parquet_atomic(&staged.path("stress_summary.parquet"), schema, &[batch])?;
     let (schema, batch) = report::bands_batch(&outcome.bands)?;
     write_parquet_atomic(&staged.path("stress_bands.parquet"), schema, &[batch])?;
-    let json = summary_json(&job, &spec, backend.name(), &why, &outcome, t_plan, t_sim, t0.elapsed().as_secs_f64());
-    write_atomic(&staged.path("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    let json = summary_json(
+        &job,
+        &spec,
+        backend.name(),
+        &why,
+        &outcome,
+        t_plan,
+        t_sim,
+        t0.elapsed().as_secs_f64(),
+    );
+    write_atomic(
+        &staged.path("summary.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
     staged.commit()?;
     for s in &outcome.summaries {
         tracing::info!(
@@ -184,7 +234,11 @@ fn summary_json(
     t_sim: f64,
     t_total: f64,
 ) -> serde_json::Value {
-    let ran = if o.fallback_chunks > 0 { format!("{backend}+cpu") } else { backend.to_string() };
+    let ran = if o.fallback_chunks > 0 {
+        format!("{backend}+cpu")
+    } else {
+        backend.to_string()
+    };
     serde_json::json!({
         "job": job.name,
         "version": env!("CARGO_PKG_VERSION"),

@@ -5,7 +5,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::config::stress::{Liquidation, MarketInputs, ScenarioKind, ScenarioSpec, ShockMeasure, StressSpec, cholesky};
+use crate::config::stress::{
+    Liquidation, MarketInputs, ScenarioKind, ScenarioSpec, ShockMeasure, StressSpec, cholesky,
+};
 
 /// Per-kernel constants. Matches `struct Config` in `shaders/stress.wgsl`.
 #[repr(C)]
@@ -145,10 +147,19 @@ impl Prepared {
             .collect();
         // A convex mix of PSD matrices is PSD; validation already repaired C.
         let l = cholesky(&cs).unwrap_or_else(|| {
-            (0..n).map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect()).collect()
+            (0..n)
+                .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
+                .collect()
         });
-        let chol = (0..n).flat_map(|i| l[i][..=i].to_vec()).map(|v| v as f32).collect();
-        let wsum: f64 = market.symbols.iter().map(|s| spec.weights.get(s).copied().unwrap_or(0.0)).sum();
+        let chol = (0..n)
+            .flat_map(|i| l[i][..=i].to_vec())
+            .map(|v| v as f32)
+            .collect();
+        let wsum: f64 = market
+            .symbols
+            .iter()
+            .map(|s| spec.weights.get(s).copied().unwrap_or(0.0))
+            .sum();
         let assets = (0..n)
             .map(|i| {
                 let w = spec.weights.get(&market.symbols[i]).copied().unwrap_or(0.0);
@@ -159,7 +170,8 @@ impl Prepared {
                     vol: vol as f32,
                     half_spread: (market.spread[i] * scenario.spread_multiplier / 2.0) as f32,
                     impact: (spec.impact_coefficient * vol
-                        / (market.adv[i] * scenario.liquidity_multiplier).sqrt()) as f32,
+                        / (market.adv[i] * scenario.liquidity_multiplier).sqrt())
+                        as f32,
                     pad: [0.0; 3],
                 }
             })
@@ -168,7 +180,7 @@ impl Prepared {
             ScenarioKind::Parametric => (0, 1),
             ScenarioKind::Bootstrap { block_days, .. } => (1, block_days),
         };
-        let hist_days = if n == 0 { 0 } else { (hist.len() / n) as u32 };
+        let hist_days = hist.len().checked_div(n).unwrap_or(0) as u32;
         let key = super::philox::key_of(seed);
         let cfg = KernelConfig {
             n_assets: n as u32,
@@ -203,12 +215,22 @@ impl Prepared {
             inv_n: 1.0 / n.max(1) as f32,
             pad2: 0.0,
         };
-        Self { cfg, assets, chol, hist }
+        Self {
+            cfg,
+            assets,
+            chol,
+            hist,
+        }
     }
 
     /// The config for the chunk of `n` paths starting at `first`.
     pub fn chunk_config(&self, first: u64, n: u32) -> KernelConfig {
-        KernelConfig { path_lo: first as u32, path_hi: (first >> 32) as u32, n_paths: n, ..self.cfg }
+        KernelConfig {
+            path_lo: first as u32,
+            path_hi: (first >> 32) as u32,
+            n_paths: n,
+            ..self.cfg
+        }
     }
 }
 

@@ -29,16 +29,27 @@ pub fn paths_schema() -> Arc<Schema> {
 /// One chunk of path results as a batch; `first` is the first path index.
 pub fn paths_batch(scenario: &str, first: u64, paths: &[PathOut]) -> anyhow::Result<RecordBatch> {
     let f = |g: fn(&PathOut) -> f32| -> ArrayRef {
-        Arc::new(Float64Array::from_iter_values(paths.iter().map(|p| f64::from(g(p)))))
+        Arc::new(Float64Array::from_iter_values(
+            paths.iter().map(|p| f64::from(g(p))),
+        ))
     };
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(scenario, paths.len()))),
-        Arc::new(Int64Array::from_iter_values((0..paths.len() as u64).map(|i| (first + i) as i64))),
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            scenario,
+            paths.len(),
+        ))),
+        Arc::new(Int64Array::from_iter_values(
+            (0..paths.len() as u64).map(|i| (first + i) as i64),
+        )),
         f(|p| p.terminal),
         f(|p| p.max_drawdown),
-        Arc::new(Int32Array::from_iter_values(paths.iter().map(|p| p.liquidations as i32))),
+        Arc::new(Int32Array::from_iter_values(
+            paths.iter().map(|p| p.liquidations as i32),
+        )),
         f(|p| p.liquidation_cost),
-        Arc::new(Int32Array::from_iter_values(paths.iter().map(|p| p.breach_day))),
+        Arc::new(Int32Array::from_iter_values(
+            paths.iter().map(|p| p.breach_day),
+        )),
     ];
     Ok(RecordBatch::try_new(paths_schema(), cols)?)
 }
@@ -65,7 +76,11 @@ pub fn summary_batch(rows: &[ScenarioSummary]) -> anyhow::Result<(Arc<Schema>, R
         Field::new("paths", DataType::Int64, false),
         Field::new("backend", DataType::Utf8, false),
     ];
-    fields.extend(names.iter().map(|n| Field::new(*n, DataType::Float64, true)));
+    fields.extend(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Float64, true)),
+    );
     let schema = Arc::new(Schema::new(fields));
     let getters: [fn(&ScenarioSummary) -> f64; 9] = [
         |s| s.mean_terminal,
@@ -79,12 +94,20 @@ pub fn summary_batch(rows: &[ScenarioSummary]) -> anyhow::Result<(Arc<Schema>, R
         |s| s.mean_liquidation_cost,
     ];
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.scenario.as_str()))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.paths as i64))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.backend.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.scenario.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.paths as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.backend.as_str()),
+        )),
     ];
     for g in getters {
-        cols.push(Arc::new(Float64Array::from_iter(rows.iter().map(|r| nullable(g(r))))));
+        cols.push(Arc::new(Float64Array::from_iter(
+            rows.iter().map(|r| nullable(g(r))),
+        )));
     }
     Ok((schema.clone(), RecordBatch::try_new(schema, cols)?))
 }
@@ -96,14 +119,24 @@ pub fn bands_batch(rows: &[BandRow]) -> anyhow::Result<(Arc<Schema>, RecordBatch
         Field::new("scenario", DataType::Utf8, false),
         Field::new("day", DataType::Int32, false),
     ];
-    fields.extend(names.iter().map(|n| Field::new(*n, DataType::Float64, true)));
+    fields.extend(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Float64, true)),
+    );
     let schema = Arc::new(Schema::new(fields));
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.scenario.as_str()))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.day as i32))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.scenario.as_str()),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|r| r.day as i32),
+        )),
     ];
     for k in 0..5 {
-        cols.push(Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.p[k].and_then(nullable)))));
+        cols.push(Arc::new(Float64Array::from_iter(
+            rows.iter().map(|r| r.p[k].and_then(nullable)),
+        )));
     }
     Ok((schema.clone(), RecordBatch::try_new(schema, cols)?))
 }

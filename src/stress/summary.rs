@@ -122,7 +122,11 @@ impl Accumulator {
                     for (t, &v) in path.iter().enumerate() {
                         let b = if v > 0.0 {
                             let x = ((f64::from(v) / self.capital).ln() + LOG_SPAN) * inv_w;
-                            if x < 0.0 { 0 } else { (x as usize + 1).min(BINS + 1) }
+                            if x < 0.0 {
+                                0
+                            } else {
+                                (x as usize + 1).min(BINS + 1)
+                            }
                         } else {
                             0
                         };
@@ -137,7 +141,11 @@ impl Accumulator {
     pub fn finish(self, name: &str, backend: &str) -> (ScenarioSummary, Vec<BandRow>) {
         let n = self.terminal.len();
         let nf = n.max(1) as f64;
-        let mut returns: Vec<f64> = self.terminal.iter().map(|v| v / self.capital - 1.0).collect();
+        let mut returns: Vec<f64> = self
+            .terminal
+            .iter()
+            .map(|v| v / self.capital - 1.0)
+            .collect();
         returns.sort_by(f64::total_cmp);
         let mut sorted = self.terminal.clone();
         sorted.sort_by(f64::total_cmp);
@@ -162,7 +170,12 @@ impl Accumulator {
         let bands = match &self.bands {
             Bands::Exact(values) => (0..h)
                 .map(|t| {
-                    let mut day: Vec<f64> = values.iter().skip(t).step_by(h).map(|&v| f64::from(v)).collect();
+                    let mut day: Vec<f64> = values
+                        .iter()
+                        .skip(t)
+                        .step_by(h)
+                        .map(|&v| f64::from(v))
+                        .collect();
                     day.sort_by(f64::total_cmp);
                     BandRow {
                         scenario: name.to_string(),
@@ -176,7 +189,11 @@ impl Accumulator {
                     scenario: name.to_string(),
                     day: t as u32,
                     p: BAND_QUANTILES.map(|q| {
-                        hist_quantile(&counts[t * (BINS + 2)..(t + 1) * (BINS + 2)], q, self.capital)
+                        hist_quantile(
+                            &counts[t * (BINS + 2)..(t + 1) * (BINS + 2)],
+                            q,
+                            self.capital,
+                        )
                     }),
                 })
                 .collect(),
@@ -253,7 +270,10 @@ mod tests {
         let (_, h) = hist.finish("x", "cpu");
         for k in 0..5 {
             let (a, b) = (e[0].p[k].unwrap(), h[0].p[k].unwrap());
-            assert!((b / a - 1.0).abs() <= histogram_relative_error() + 1e-4, "{a} {b}");
+            assert!(
+                (b / a - 1.0).abs() <= histogram_relative_error() + 1e-4,
+                "{a} {b}"
+            );
         }
     }
 }

@@ -96,7 +96,13 @@ mod tests {
     }
 
     fn windows(f: &Fold) -> (usize, usize, usize, usize, usize) {
-        (f.train_start, f.train_end, f.fit_end, f.test_start, f.test_end)
+        (
+            f.train_start,
+            f.train_end,
+            f.fit_end,
+            f.test_start,
+            f.test_end,
+        )
     }
 
     #[test]
@@ -118,7 +124,9 @@ mod tests {
 
     #[test]
     fn anchored_keeps_the_start() {
-        let s = spec("in_sample_days = 30\nout_of_sample_days = 10\nmode = \"anchored\"\nlookahead_days = 3");
+        let s = spec(
+            "in_sample_days = 30\nout_of_sample_days = 10\nmode = \"anchored\"\nlookahead_days = 3",
+        );
         let f = plan(100, 10, &s).unwrap();
         // Test windows [40, 49], [50, 59], ..., [80, 89]; [90, 99] would need bar 100.
         assert_eq!(f.len(), 5);
@@ -129,14 +137,18 @@ mod tests {
     #[test]
     fn purge_never_lets_a_label_reach_the_test_window() {
         // purge 0 and no embargo: the label horizon still purges 5 samples.
-        let s = spec("in_sample_days = 30\nout_of_sample_days = 10\nlookahead_days = 5\npurge_days = 0");
+        let s = spec(
+            "in_sample_days = 30\nout_of_sample_days = 10\nlookahead_days = 5\npurge_days = 0",
+        );
         let f = plan(100, 0, &s).unwrap();
         assert_eq!(windows(&f[0]), (0, 29, 24, 30, 39));
         for f in &f {
             assert!(f.fit_end + s.lookahead < f.test_start);
         }
         // A longer purge drops more.
-        let s = spec("in_sample_days = 30\nout_of_sample_days = 10\nlookahead_days = 2\npurge_days = 8");
+        let s = spec(
+            "in_sample_days = 30\nout_of_sample_days = 10\nlookahead_days = 2\npurge_days = 8",
+        );
         assert_eq!(plan(100, 0, &s).unwrap()[0].fit_end, 21);
     }
 
@@ -154,6 +166,9 @@ mod tests {
         assert_eq!(min_bars(7, &s), 50);
         assert_eq!(plan(50, 7, &s).unwrap().len(), 1);
         let e = plan(49, 7, &s).unwrap_err().to_string();
-        assert!(e.contains("at least 50 bars") && e.contains("has 49"), "{e}");
+        assert!(
+            e.contains("at least 50 bars") && e.contains("has 49"),
+            "{e}"
+        );
     }
 }

@@ -1,1 +1,245 @@
-//! stress tests.
+//! `chloe stress` and `chloe devices` end to end: exit codes, report files,
+//! determinism across thread counts, GPU fallback.
+
+use std::path::Path;
+
+use crate::util::{chloe, chloe_env, root, tempdir};
+
+const MARKET: &str = r#"
+[job]
+name = "st"
+seed = 5
+output = "out"
+
+[stress]
+paths = 300
+horizon = 30
+shock_threshold = 0.03
+
+[stress.market]
+symbols = ["AAA", "BBB", "CCC"]
+mu = [0.0003, 0.0002, 0.0001]
+sigma = [0.012, 0.018, 0.02]
+adv = [5.0e8, 2.0e8, 1.0e8]
+spread = [0.0005, 0.001, 0.002]
+correlation = [[1.0, 0.3, 0.2], [0.3, 1.0, 0.4], [0.2, 0.4, 1.0]]
+
+[stress.portfolio]
+weights = { AAA = 0.6, BBB = 0.4, CCC = 0.3 }
+"#;
+
+fn write_job(dir: &Path, text: &str) -> String {
+    std::fs::write(dir.join("job.toml"), text).unwrap();
+    "job.toml".into()
+}
+
+fn bad(replace: (&str, &str), key: &str) {
+    let d = tempdir();
+    assert!(MARKET.contains(replace.0), "{}", replace.0);
+    let job = write_job(d.path(), &MARKET.replace(replace.0, replace.1));
+    let r = chloe(d.path(), &["stress", &job, "--backend", "cpu"]);
+    assert_eq!(r.code, 2, "{key}: {}", r.stderr);
+    assert!(
+        r.stderr.contains(key),
+        "stderr should name {key}: {}",
+        r.stderr
+    );
+    assert!(!d.path().join("out").exists(), "no partial report");
+}
+
+#[test]
+fn bad_values_are_exit_2_naming_the_key() {
+    bad(
+        ("sigma = [0.012,", "sigma = [-0.012,"),
+        "stress.market.sigma[0]",
+    );
+    bad(
+        ("[0.3, 1.0, 0.4]", "[0.3, 1.0, -0.99]"),
+        "stress.market.correlation",
+    );
+    bad(
+        (
+            "[[1.0, 0.3, 0.2], [0.3, 1.0, 0.4], [0.2, 0.4, 1.0]]",
+            "[[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]]",
+        ),
+        "not positive semi-definite",
+    );
+    bad(("AAA = 0.6", "AAA = 2.6"), "stress.portfolio.weights");
+    bad(("CCC = 0.3", "ZZZ = 0.3"), "stress.portfolio.weights.ZZZ");
+    bad(
+        ("adv = [5.0e8, 2.0e8, 1.0e8]", "adv = [5.0e8, 2.0e8]"),
+        "stress.market.adv",
+    );
+    bad(("horizon = 30", "horizon = 30\nbogus = 1"), "bogus");
+    bad(
+        (
+            "shock_threshold = 0.03",
+            "shock_threshold = 0.03\nliquidation = \"fire_sale\"",
+        ),
+        "stress.liquidation",
+    );
+}
+
+#[test]
+fn writes_report_and_is_independent_of_threads() {
+    let d = tempdir();
+    let job = write_job(d.path(), MARKET);
+    let r1 = chloe(
+        d.path(),
+        &[
+            "stress",
+            &job,
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+            "--out",
+            "a",
+        ],
+    );
+    assert_eq!(r1.code, 0, "{}", r1.stderr);
+    let r2 = chloe(
+        d.path(),
+        &[
+            "stress",
+            &job,
+            "--backend",
+            "cpu",
+            "--threads",
+            "2",
+            "--out",
+            "b",
+        ],
+    );
+    assert_eq!(r2.code, 0, "{}", r2.stderr);
+    for f in [
+        "stress_paths.parquet",
+        "stress_summary.parquet",
+        "stress_bands.parquet",
+    ] {
+        let a = std::fs::read(d.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(d.path().join("b").join(f)).unwrap();
+        assert_eq!(a, b, "{f} differs between thread counts");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("a/summary.json")).unwrap()).unwrap();
+    assert_eq!(json["backend"]["used"], "cpu");
+    assert_eq!(
+        json["stress"]["scenarios"].as_array().unwrap().len(),
+        4,
+        "four presets by default"
+    );
+    assert_eq!(json["seed"], 5);
+}
+
+#[test]
+fn gpu_without_adapter_is_exit_3() {
+    let d = tempdir();
+    let job = write_job(d.path(), MARKET);
+    // A backend that does not exist on this platform leaves no adapter.
+    let other = if cfg!(target_os = "macos") {
+        "dx12"
+    } else {
+        "metal"
+    };
+    let r = chloe_env(
+        d.path(),
+        &["stress", &job, "--backend", "gpu"],
+        &[("WGPU_BACKEND", other)],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("adapter"), "{}", r.stderr);
+    let r = chloe_env(
+        d.path(),
+        &["stress", &job, "--backend", "auto"],
+        &[("WGPU_BACKEND", other)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = std::fs::read_to_string(d.path().join("out/summary.json")).unwrap();
+    assert!(json.contains("no usable GPU"), "{json}");
+}
+
+fn gpu_present() -> bool {
+    let d = tempdir();
+    let r = chloe(d.path(), &["devices"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ok = !r.stdout.contains("auto would pick: cpu");
+    if !ok {
+        assert_ne!(
+            std::env::var("CHLOE_REQUIRE_GPU").as_deref(),
+            Ok("1"),
+            "no adapter: {}",
+            r.stdout
+        );
+        eprintln!("skipping GPU test: no adapter");
+    }
+    ok
+}
+
+#[test]
+fn device_failure_falls_back_to_cpu() {
+    if !gpu_present() {
+        return;
+    }
+    let d = tempdir();
+    let job = write_job(
+        d.path(),
+        &MARKET.replace("horizon = 30", "horizon = 30\nchunk_paths = 100"),
+    );
+    let r = chloe_env(
+        d.path(),
+        &["stress", &job, "--backend", "gpu", "--out", "g"],
+        &[("CHLOE_GPU_FAIL_AFTER_CHUNKS", "2")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("g/summary.json")).unwrap()).unwrap();
+    assert_eq!(json["backend"]["used"], "gpu+cpu");
+    assert_eq!(json["backend"]["fallback_chunks"], 10);
+    assert!(
+        json["backend"]["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .contains("injected")
+    );
+}
+
+#[test]
+fn shipped_job_runs_with_estimates_and_bootstrap() {
+    let d = tempdir();
+    let job = root().join("jobs/stress.toml");
+    let r = chloe(
+        d.path(),
+        &[
+            "stress",
+            job.to_str().unwrap(),
+            "--paths",
+            "64",
+            "--horizon",
+            "20",
+            "--backend",
+            "cpu",
+            "--out",
+            "o",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = std::fs::read_to_string(d.path().join("o/summary.json")).unwrap();
+    for s in [
+        "base",
+        "liquidity_crunch",
+        "correlation_spike",
+        "flash_crash",
+        "crisis_2008",
+    ] {
+        assert!(json.contains(s), "{s} missing");
+    }
+}
+
+#[test]
+fn devices_lists_the_auto_pick() {
+    let d = tempdir();
+    let r = chloe(d.path(), &["devices"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("auto would pick"), "{}", r.stdout);
+}

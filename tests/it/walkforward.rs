@@ -1,1 +1,204 @@
-//! walkforward tests.
+//! `chloe walkforward`: end to end on shipped and synthetic data, report schema,
+//! thread-count determinism, input errors.
+
+use std::{fs::File, path::Path};
+
+use arrow::datatypes::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::util::{chloe, datasets, tempdir};
+
+const REPORTS: [&str; 4] = [
+    "folds.parquet",
+    "oos_returns.parquet",
+    "predictions.parquet",
+    "regimes.parquet",
+];
+
+fn write_job(dir: &Path, data: &str, extra: &str) -> String {
+    let job = format!(
+        "[job]\nname = \"wf\"\nseed = 5\noutput = \"out\"\n\n[data]\n{data}\n\n\
+         [walkforward]\nin_sample_days = 126\nout_of_sample_days = 42\nbootstrap_resamples = 100\n{extra}\n"
+    );
+    std::fs::write(dir.join("job.toml"), job).unwrap();
+    "job.toml".into()
+}
+
+fn synth(dir: &Path, assets: usize, days: usize) {
+    let r = chloe(
+        dir,
+        &[
+            "data",
+            "synth",
+            "--assets",
+            &assets.to_string(),
+            "--days",
+            &days.to_string(),
+            "--seed",
+            "3",
+            "-o",
+            "synth.parquet",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn schema(path: &Path) -> arrow::datatypes::SchemaRef {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .schema()
+        .clone()
+}
+
+fn rows(path: &Path) -> i64 {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .metadata()
+        .file_metadata()
+        .num_rows()
+}
+
+#[test]
+fn shipped_data_end_to_end() {
+    let dir = tempdir();
+    let data = format!(
+        "path = \"{}\"\nsymbols = [\"AAPL\", \"MSFT\", \"JPM\", \"XOM\", \"JNJ\", \"WMT\"]\nstart = \"2012-01-01\"\nend = \"2016-12-31\"",
+        datasets()
+            .join("us_equities_daily_skfolio.parquet")
+            .display()
+    );
+    let job = write_job(dir.path(), &data, "");
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("folds"), "{}", r.stdout);
+    let out = dir.path().join("out");
+    for f in REPORTS.iter().chain(&["summary.json"]) {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let folds = schema(&out.join("folds.parquet"));
+    let names: Vec<&str> = folds.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fold",
+            "train_start",
+            "train_end",
+            "test_start",
+            "test_end",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "total_return",
+            "win_rate",
+            "edge_precision",
+            "n_trades",
+            "turnover"
+        ]
+    );
+    assert_eq!(
+        folds.field_with_name("test_start").unwrap().data_type(),
+        &utc
+    );
+    let preds = schema(&out.join("predictions.parquet"));
+    let names: Vec<&str> = preds.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "timestamp",
+            "symbol",
+            "fold",
+            "regime",
+            "edge_probability",
+            "edge_strength",
+            "label"
+        ]
+    );
+    let regimes = schema(&out.join("regimes.parquet"));
+    assert!(regimes.field_with_name("p_VOLATILE").is_ok());
+    let n_folds = rows(&out.join("folds.parquet"));
+    assert!(n_folds >= 15, "{n_folds} folds");
+    assert_eq!(rows(&out.join("oos_returns.parquet")), 42 * n_folds);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let agg = &s["walkforward"]["aggregate"];
+    assert_eq!(agg["n_folds"].as_i64(), Some(n_folds));
+    for key in [
+        "avg_sharpe",
+        "sharpe_std",
+        "worst_drawdown",
+        "consistency",
+        "rolling_performance",
+        "psr",
+        "dsr",
+    ] {
+        assert!(agg[key].is_number(), "{key}: {agg}");
+    }
+    assert_eq!(agg["sharpe_ci"].as_array().map(Vec::len), Some(2));
+    assert!(
+        !s["walkforward"]["feature_importance"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Nothing but the output folder is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn reports_do_not_depend_on_thread_count() {
+    let dir = tempdir();
+    synth(dir.path(), 8, 700);
+    let job = write_job(
+        dir.path(),
+        "path = \"synth.parquet\"",
+        "model = \"trees\"\nn_trees = 5",
+    );
+    let a = chloe(
+        dir.path(),
+        &["--threads", "1", "walkforward", &job, "--out", "t1"],
+    );
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let b = chloe(
+        dir.path(),
+        &["--threads", "2", "walkforward", &job, "--out", "t2"],
+    );
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    for f in REPORTS {
+        let x = std::fs::read(dir.path().join("t1").join(f)).unwrap();
+        let y = std::fs::read(dir.path().join("t2").join(f)).unwrap();
+        assert!(x == y, "{f} differs between 1 and 2 threads");
+    }
+}
+
+#[test]
+fn too_little_data_is_exit_2_with_the_bars_needed() {
+    let dir = tempdir();
+    synth(dir.path(), 3, 200);
+    let job = write_job(dir.path(), "path = \"synth.parquet\"", "");
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("needs at least 229 bars"), "{}", r.stderr);
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn bad_walkforward_keys_are_exit_2() {
+    let dir = tempdir();
+    let job = write_job(dir.path(), "path = \"synth.parquet\"", "in_sample = 100");
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("in_sample"), "{}", r.stderr);
+    let job = write_job(
+        dir.path(),
+        "path = \"synth.parquet\"",
+        "label_scope = \"sector\"",
+    );
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("walkforward.label_scope"), "{}", r.stderr);
+}

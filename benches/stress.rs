@@ -1,0 +1,98 @@
+//! CPU stress kernel vs a vectorised numpy baseline of the same model.
+//!
+//! Workload: 10,000 paths x 252 days x 50 assets, one parametric scenario
+//! (liquidity_crunch preset: jumps, correlation shift, forced deleveraging).
+//! Run: `cargo bench --bench stress`. The numpy baseline
+//! (`benches/stress_numpy.py`) runs first in the same process tree and the
+//! ratio is printed at the end; see BENCHMARKS.md ("Stress").
+
+use std::{hint::black_box, path::Path, process::Command, time::Instant};
+
+use chloe::{
+    config::{JobSpec, stress::MarketSource},
+    stress::{cpu::run_cpu, engine::Plan},
+};
+use criterion::Criterion;
+
+const PATHS: u64 = 10_000;
+const DAYS: u32 = 252;
+const ASSETS: usize = 50;
+
+/// The same market as `market()` in stress_numpy.py, built with a simple
+/// deterministic recipe (values differ; the work per path-day is the same).
+fn job() -> String {
+    let n = ASSETS;
+    let list = |f: &dyn Fn(usize) -> f64| {
+        (0..n)
+            .map(|i| format!("{:e}", f(i)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let corr: Vec<String> = (0..n)
+        .map(|i| {
+            let row: Vec<String> = (0..n)
+                .map(|j| {
+                    if i == j {
+                        "1.0".to_string()
+                    } else {
+                        "0.3".to_string()
+                    }
+                })
+                .collect();
+            format!("[{}]", row.join(", "))
+        })
+        .collect();
+    let syms: Vec<String> = (0..n).map(|i| format!("\"S{i}\"")).collect();
+    let weights: Vec<String> = (0..n)
+        .map(|i| format!("S{i} = {}", 1.3 / n as f64))
+        .collect();
+    format!(
+        "[job]\nname = \"bench\"\n[stress]\npaths = {PATHS}\nhorizon = {DAYS}\n[stress.market]\nsymbols = [{}]\nmu = [{}]\nsigma = [{}]\nadv = [{}]\nspread = [{}]\ncorrelation = [{}]\n[stress.portfolio]\nweights = {{ {} }}\n[[stress.scenarios]]\nname = \"crunch\"\npreset = \"liquidity_crunch\"\n",
+        syms.join(", "),
+        list(&|_| 0.0003),
+        list(&|i| 0.01 + 0.02 * (i as f64 / n as f64)),
+        list(&|i| 5e7 + 4.5e8 * (i as f64 / n as f64)),
+        list(&|i| 0.0002 + 0.0018 * (i as f64 / n as f64)),
+        corr.join(", "),
+        weights.join(", "),
+    )
+}
+
+fn numpy_seconds() -> Option<f64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/stress_numpy.py");
+    let out = Command::new("python3").arg(script).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{}", text.trim());
+    text.lines().last()?.trim().parse().ok()
+}
+
+fn main() {
+    let spec = JobSpec::from_str(&job(), Path::new("bench.toml")).expect("bench job");
+    let s = spec.stress.expect("stress");
+    let MarketSource::Given(m) = &s.market else {
+        unreachable!()
+    };
+    let plan = Plan::new(&s, m, 1, vec![Vec::new()]);
+    let p = &plan.prepared[0];
+    let numpy = numpy_seconds();
+    let mut c = Criterion::default().sample_size(10).configure_from_args();
+    c.bench_function("stress_cpu_10k_paths_252d_50assets", |b| {
+        b.iter(|| black_box(run_cpu(p, 0..PATHS)))
+    });
+    c.final_summary();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        black_box(run_cpu(p, 0..PATHS));
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let path_days = PATHS as f64 * f64::from(DAYS);
+    eprintln!(
+        "chloe cpu: {best:.4} s best of 3 ({:.1} ns per path-day, {} threads)",
+        best / path_days * 1e9,
+        rayon::current_num_threads()
+    );
+    if let Some(np) = numpy {
+        eprintln!("numpy: {np:.4} s best of 3; speedup {:.1}x", np / best);
+    }
+}

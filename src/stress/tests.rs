@@ -1,0 +1,490 @@
+//! Model tests: closed forms, the liquidation rule, determinism, CPU = GPU.
+
+use std::path::Path;
+
+use super::{
+    ChunkOut, StressBackend,
+    cpu::{CpuBackend, run_cpu},
+    engine::{self, Plan},
+    gpu::{GpuBackend, GpuContext, rng_on_device},
+    model::Prepared,
+    philox::{box_muller, counter, exp_f32, key_of, philox4x32_10, uniform},
+};
+use crate::config::{
+    JobSpec,
+    stress::{MarketSource, StressSpec},
+};
+
+fn spec(toml: &str) -> StressSpec {
+    let job = JobSpec::from_str(&format!("[job]\nname = \"t\"\n{toml}"), Path::new("t.toml"))
+        .expect("valid job");
+    job.stress.expect("stress section")
+}
+
+fn plan(s: &StressSpec, seed: u64, hist: Vec<Vec<f32>>) -> Plan {
+    let MarketSource::Given(m) = &s.market else {
+        panic!("given market")
+    };
+    let mut hist = hist;
+    hist.resize(s.scenarios.len(), Vec::new());
+    Plan::new(s, m, seed, hist)
+}
+
+const TWO: &str = r#"
+[stress]
+paths = 1000
+horizon = 20
+[stress.market]
+symbols = ["A", "B"]
+mu = [0.0003, 0.0002]
+sigma = [0.02, 0.03]
+adv = [5.0e8, 2.0e8]
+spread = [0.0005, 0.001]
+correlation = [[1.0, 0.3], [0.3, 1.0]]
+[stress.portfolio]
+weights = { A = 0.9, B = 0.6 }
+"#;
+
+/// Five assets, three scenarios, liquidation-heavy (low threshold).
+fn heavy(extra: &str) -> StressSpec {
+    spec(&format!(
+        r#"
+[stress]
+paths = 512
+horizon = 40
+shock_threshold = 0.02
+{extra}
+[stress.market]
+symbols = ["A", "B", "C", "D", "E"]
+mu = [0.0003, 0.0002, 0.0001, 0.0, 0.0004]
+sigma = [0.02, 0.03, 0.015, 0.025, 0.04]
+adv = [5.0e7, 2.0e7, 1.0e8, 3.0e7, 1.0e7]
+spread = [0.0005, 0.001, 0.0004, 0.002, 0.003]
+correlation = [[1.0, 0.3, 0.2, 0.1, 0.0], [0.3, 1.0, 0.4, 0.2, 0.1], [0.2, 0.4, 1.0, 0.3, 0.2], [0.1, 0.2, 0.3, 1.0, 0.5], [0.0, 0.1, 0.2, 0.5, 1.0]]
+[stress.portfolio]
+weights = {{ A = 0.5, B = 0.4, C = 0.3, D = 0.2, E = -0.3 }}
+[[stress.scenarios]]
+name = "base"
+[[stress.scenarios]]
+name = "crunch"
+preset = "liquidity_crunch"
+[[stress.scenarios]]
+name = "crash"
+preset = "flash_crash"
+"#
+    ))
+}
+
+fn one_asset(extra: &str, mu: f64, sigma: f64) -> StressSpec {
+    spec(&format!(
+        r#"
+[stress]
+{extra}
+[stress.market]
+symbols = ["A"]
+mu = [{mu}]
+sigma = [{sigma}]
+adv = [1.0e9]
+spread = [0.001]
+[stress.portfolio]
+weights = {{ A = 1.0 }}
+[[stress.scenarios]]
+name = "s"
+"#
+    ))
+}
+
+#[test]
+fn one_asset_terminal_is_lognormal() {
+    let (mu, sigma, t, n) = (0.0004, 0.012, 63u32, 8000u64);
+    let s = one_asset(
+        &format!("paths = {n}\nhorizon = {t}\nshock_threshold = 1.0"),
+        mu,
+        sigma,
+    );
+    let p = plan(&s, 11, vec![]);
+    let out = run_cpu(&p.prepared[0], 0..n);
+    let x: Vec<f64> = out
+        .paths
+        .iter()
+        .map(|p| f64::from(p.terminal) / 1e8)
+        .collect();
+    assert!(out.paths.iter().all(|p| p.liquidations == 0));
+    let tf = f64::from(t);
+    let mean = x.iter().sum::<f64>() / n as f64;
+    let want = (mu * tf).exp();
+    let var = ((sigma * sigma * tf).exp() - 1.0) * want * want;
+    let se = (var / n as f64).sqrt();
+    assert!(
+        (mean - want).abs() < 4.0 * se,
+        "mean {mean} vs {want} (se {se})"
+    );
+    let mut lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    lx.sort_by(f64::total_cmp);
+    let (m, sd) = ((mu - sigma * sigma / 2.0) * tf, sigma * tf.sqrt());
+    // Quantiles of ln V_T: median and 5%; the sample-quantile error is about 1.3 sd / sqrt(n) (3 se bound).
+    for (q, zq) in [(0.5, 0.0), (0.05, -1.644_853_6), (0.95, 1.644_853_6)] {
+        let got = lx[(q * (n - 1) as f64) as usize];
+        assert!(
+            (got - (m + zq * sd)).abs() < 3.0 * 2.1 * sd / (n as f64).sqrt(),
+            "q{q}: {got}"
+        );
+    }
+}
+
+#[test]
+fn two_asset_returns_have_shifted_correlation() {
+    let base = |w: &str| {
+        spec(&format!(
+            r#"
+[stress]
+paths = 10000
+horizon = 1
+shock_threshold = 1.0
+[stress.market]
+symbols = ["A", "B"]
+mu = [0.0, 0.0]
+sigma = [0.01, 0.02]
+adv = [1.0e9, 1.0e9]
+spread = [0.0, 0.0]
+correlation = [[1.0, 0.5], [0.5, 1.0]]
+[stress.portfolio]
+weights = {{ {w} }}
+[[stress.scenarios]]
+name = "s"
+correlation_shift = 0.4
+vol_multiplier = 1.5
+"#
+        ))
+    };
+    // Same seed, scenario and paths: identical draws, so each one-asset book shows one asset's return.
+    let ra = run_cpu(&plan(&base("A = 1.0"), 3, vec![]).prepared[0], 0..10_000);
+    let rb = run_cpu(&plan(&base("B = 1.0"), 3, vec![]).prepared[0], 0..10_000);
+    let la: Vec<f64> = ra
+        .paths
+        .iter()
+        .map(|p| (f64::from(p.terminal) / 1e8).ln())
+        .collect();
+    let lb: Vec<f64> = rb
+        .paths
+        .iter()
+        .map(|p| (f64::from(p.terminal) / 1e8).ln())
+        .collect();
+    let n = la.len() as f64;
+    let (ma, mb) = (la.iter().sum::<f64>() / n, lb.iter().sum::<f64>() / n);
+    let cov: f64 = la
+        .iter()
+        .zip(&lb)
+        .map(|(a, b)| (a - ma) * (b - mb))
+        .sum::<f64>()
+        / n;
+    let va: f64 = la.iter().map(|a| (a - ma).powi(2)).sum::<f64>() / n;
+    let vb: f64 = lb.iter().map(|b| (b - mb).powi(2)).sum::<f64>() / n;
+    let corr = cov / (va * vb).sqrt();
+    let want = 0.6 * 0.5 + 0.4;
+    // se of a sample correlation ~ (1 - rho^2) / sqrt(n) = 0.005.
+    assert!((corr - want).abs() < 0.02, "corr {corr} vs {want}");
+    assert!((va.sqrt() - 0.015).abs() < 0.0005 && (vb.sqrt() - 0.03).abs() < 0.001);
+}
+
+/// A bootstrap table of zero returns with one -10% day fires the rule on that day only.
+#[test]
+fn deleveraging_fires_on_the_shock_day_only() {
+    let s = spec(
+        r#"
+[stress]
+paths = 8
+horizon = 10
+impact_coefficient = 0.0
+[stress.market]
+symbols = ["A"]
+mu = [0.0]
+sigma = [0.0]
+adv = [1.0e9]
+spread = [0.002]
+[stress.portfolio]
+weights = { A = 1.0 }
+[[stress.scenarios]]
+name = "boot"
+kind = "bootstrap"
+block_days = 10
+"#,
+    );
+    let mut table = vec![0.0f32; 10];
+    table[3] = -0.1;
+    let p = plan(&s, 1, vec![table]);
+    let out = run_cpu(&p.prepared[0], 0..8);
+    let h = 1e8 * (-0.1f64).exp();
+    let cost = 0.5 * h * 0.001;
+    let terminal = h - cost;
+    for (k, r) in out.paths.iter().enumerate() {
+        assert_eq!(r.liquidations, 1);
+        assert_eq!(r.breach_day, -1);
+        assert!((f64::from(r.liquidation_cost) / cost - 1.0).abs() < 1e-5);
+        assert!((f64::from(r.terminal) / terminal - 1.0).abs() < 1e-6);
+        let v = &out.values[k * 10..(k + 1) * 10];
+        assert_eq!(v[2], 1e8);
+        assert!((f64::from(v[3]) / terminal - 1.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn rule_does_not_fire_below_threshold_or_concentration() {
+    let run = |w: f64, jump: f64| {
+        let s = spec(&format!(
+            r#"
+[stress]
+paths = 8
+horizon = 5
+[stress.market]
+symbols = ["A"]
+mu = [0.0]
+sigma = [0.0]
+adv = [1.0e9]
+spread = [0.002]
+[stress.portfolio]
+weights = {{ A = {w} }}
+[[stress.scenarios]]
+name = "jumps"
+jump_probability = 1.0
+jump_mean = {jump}
+jump_std = 0.0
+"#
+        ));
+        run_cpu(&plan(&s, 1, vec![]).prepared[0], 0..8).paths
+    };
+    // 3.9% daily move: below the 5% threshold.
+    assert!(run(1.0, -0.04).iter().all(|r| r.liquidations == 0));
+    // -9.5% on a 0.7 book: move 6.7% but gross 0.68 < 0.8.
+    assert!(run(0.7, -0.1).iter().all(|r| r.liquidations == 0));
+    // Full book: fires on day 0, then gross 0.5 stays under the limit.
+    let r = run(1.0, -0.1);
+    assert!(
+        r.iter().all(|r| r.liquidations == 1 && r.breach_day == 2),
+        "{:?}",
+        r[0]
+    );
+}
+
+#[test]
+fn haircut_rule_scales_value() {
+    let s = spec(
+        r#"
+[stress]
+paths = 4
+horizon = 1
+liquidation = "haircut"
+liquidation_cost = 0.03
+[stress.market]
+symbols = ["A"]
+mu = [0.0]
+sigma = [0.0]
+adv = [1.0e9]
+spread = [0.0]
+[stress.portfolio]
+weights = { A = 1.0 }
+[[stress.scenarios]]
+name = "jump"
+jump_probability = 1.0
+jump_mean = -0.1
+"#,
+    );
+    let out = run_cpu(&plan(&s, 1, vec![]).prepared[0], 0..4);
+    let want = 1e8 * (-0.1f64).exp() * 0.97;
+    assert!((f64::from(out.paths[0].terminal) / want - 1.0).abs() < 1e-6);
+    assert_eq!(out.paths[0].liquidations, 1);
+}
+
+fn collect(p: &Plan, backend: &mut dyn StressBackend, r: std::ops::Range<u64>) -> Vec<ChunkOut> {
+    let mut chunks: Vec<ChunkOut> = vec![ChunkOut::default(); p.prepared.len()];
+    engine::run(
+        p,
+        backend,
+        r,
+        |s, _, c| {
+            chunks[s].paths.extend_from_slice(&c.paths);
+            chunks[s].values.extend_from_slice(&c.values);
+            Ok(())
+        },
+        &|| {},
+    )
+    .expect("run");
+    chunks
+}
+
+#[test]
+fn path_range_split_and_chunking_do_not_change_paths() {
+    let mut s = heavy("");
+    let whole = collect(&plan(&s, 9, vec![]), &mut CpuBackend, 0..600);
+    s.chunk_paths = Some(37);
+    let p = plan(&s, 9, vec![]);
+    let a = collect(&p, &mut CpuBackend, 0..250);
+    let b = collect(&p, &mut CpuBackend, 250..600);
+    for k in 0..whole.len() {
+        let joined: Vec<_> = a[k].paths.iter().chain(&b[k].paths).copied().collect();
+        assert_eq!(joined, whole[k].paths);
+        assert!(whole[k].paths.iter().any(|r| r.liquidations > 0));
+    }
+}
+
+#[test]
+fn thread_count_does_not_change_paths() {
+    let p = plan(&heavy(""), 5, vec![]);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let three = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let a = one.install(|| run_cpu(&p.prepared[2], 0..200));
+    let b = three.install(|| run_cpu(&p.prepared[2], 0..200));
+    assert_eq!(a.paths, b.paths);
+    assert_eq!(a.values, b.values);
+}
+
+/// An adapter, or `None` with a note; a panic when CHLOE_REQUIRE_GPU=1.
+pub fn gpu_or_skip() -> Option<GpuContext> {
+    match GpuContext::new() {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var("CHLOE_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("CHLOE_REQUIRE_GPU=1 but no GPU adapter: {e:#}")
+        }
+        Err(e) => {
+            eprintln!("skipping GPU test: {e:#}");
+            None
+        }
+    }
+}
+
+#[test]
+fn gpu_generator_matches_cpu_exactly() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let key = key_of(0x0123_4567_89ab_cdef);
+    let mut counters: Vec<[u32; 4]> = (0..2000u32)
+        .map(|i| counter(i * 7919, u64::from(i) << 20 | 5, i % 4))
+        .collect();
+    counters.extend([[0; 4], [u32::MAX; 4]]);
+    let (words, normals) = rng_on_device(&ctx, &counters, key).expect("gpu rng");
+    let mut max_err = 0.0f32;
+    for (i, c) in counters.iter().enumerate() {
+        let x = philox4x32_10(*c, key);
+        assert_eq!(words[i], x, "counter {c:?}");
+        let (a, b) = box_muller(x[0], x[1]);
+        let (c2, _) = box_muller(x[2], x[3]);
+        let e = exp_f32(uniform(x[3]) * 20.0 - 10.0);
+        for (g, w) in normals[i].iter().zip([a, b, c2, e]) {
+            max_err = max_err.max((g - w).abs() / w.abs().max(1.0));
+        }
+    }
+    assert!(max_err < 1e-5, "normals/exp differ by {max_err}");
+    // Published known answer, computed on the device.
+    let (w, _) = rng_on_device(&ctx, &[[0; 4]], [0, 0]).expect("gpu rng");
+    assert_eq!(w[0], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+}
+
+fn compare(cpu: &ChunkOut, gpu: &ChunkOut) -> (usize, f64) {
+    let mut int_diff = 0;
+    let mut max_rel = 0.0f64;
+    let rel = |a: f32, b: f32| f64::from((a - b).abs()) / f64::from(a.abs().max(b.abs())).max(1.0);
+    for (c, g) in cpu.paths.iter().zip(&gpu.paths) {
+        if c.liquidations != g.liquidations || c.breach_day != g.breach_day {
+            int_diff += 1;
+            continue;
+        }
+        max_rel = max_rel
+            .max(rel(c.terminal, g.terminal))
+            .max(rel(c.liquidation_cost, g.liquidation_cost));
+        max_rel = max_rel.max(f64::from((c.max_drawdown - g.max_drawdown).abs()));
+    }
+    (int_diff, max_rel)
+}
+
+#[test]
+fn gpu_paths_match_cpu() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuBackend::with_context(ctx).expect("stress shader compiles");
+    for extra in [
+        "",
+        "liquidation = \"haircut\"",
+        "shock_measure = \"market\"",
+    ] {
+        let s = heavy(extra);
+        let p = plan(&s, 21, vec![]);
+        for (k, prep) in p.prepared.iter().enumerate() {
+            let range = (1u64 << 33) - 100..(1u64 << 33) + 412;
+            let c = run_cpu(prep, range.clone());
+            let g = gpu.run_chunk(prep, range).expect("gpu chunk");
+            let (int_diff, max_rel) = compare(&c, &g);
+            assert!(
+                int_diff * 1000 <= c.paths.len(),
+                "{extra} scenario {k}: {int_diff} paths differ in integers"
+            );
+            assert!(
+                max_rel < 1e-4,
+                "{extra} scenario {k}: floats differ by {max_rel}"
+            );
+        }
+    }
+    let s = spec(&format!(
+        "{}\n[[stress.scenarios]]\nname = \"boot\"\nkind = \"bootstrap\"\nblock_days = 5",
+        TWO
+    ));
+    let table: Vec<f32> = (0..60)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.01)
+        .collect();
+    let p: Prepared = plan(&s, 2, vec![table]).prepared.remove(0);
+    let (c, g) = (
+        run_cpu(&p, 0..256),
+        gpu.run_chunk(&p, 0..256).expect("gpu chunk"),
+    );
+    let (int_diff, max_rel) = compare(&c, &g);
+    assert!(
+        int_diff == 0 && max_rel < 1e-4,
+        "bootstrap: {int_diff} {max_rel}"
+    );
+}
+
+#[test]
+fn gpu_summaries_match_cpu() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuBackend::with_context(ctx).expect("stress shader compiles");
+    let p = plan(&heavy(""), 4, vec![]);
+    let (mut sc, mut sg) = (Vec::new(), Vec::new());
+    engine::run(&p, &mut CpuBackend, 0..512, |_, _, _| Ok(()), &|| {})
+        .map(|o| sc = o.summaries)
+        .unwrap();
+    engine::run(&p, &mut gpu, 0..512, |_, _, _| Ok(()), &|| {})
+        .map(|o| sg = o.summaries)
+        .unwrap();
+    for (c, g) in sc.iter().zip(&sg) {
+        for (a, b) in [
+            (c.mean_terminal, g.mean_terminal),
+            (c.median_terminal, g.median_terminal),
+            (c.cvar_99, g.cvar_99),
+            (c.mean_liquidation_cost, g.mean_liquidation_cost),
+            (c.prob_drawdown_breach, g.prob_drawdown_breach),
+        ] {
+            assert!(
+                (a - b).abs() <= 1e-3 * a.abs().max(1e-3),
+                "{}: {a} vs {b}",
+                c.scenario
+            );
+        }
+    }
+}
+
+#[test]
+fn shaders_validate_with_naga() {
+    for src in [super::gpu::stress_source(), super::gpu::rng_test_source()] {
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+}
