@@ -5,6 +5,7 @@
 //! Run: `cargo bench --bench stress`. The numpy baseline
 //! (`benches/stress_numpy.py`) runs first in the same process tree and the
 //! ratio is printed at the end; see BENCHMARKS.md ("Stress").
+//! `STRESS_SKIP_NUMPY=1` skips the baseline.
 
 use std::{hint::black_box, path::Path, process::Command, time::Instant};
 
@@ -59,6 +60,9 @@ fn job() -> String {
 }
 
 fn numpy_seconds() -> Option<f64> {
+    if std::env::var_os("STRESS_SKIP_NUMPY").is_some() {
+        return None;
+    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/stress_numpy.py");
     let out = Command::new("python3").arg(script).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);

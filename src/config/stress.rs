@@ -307,7 +307,7 @@ impl RawStress {
             ));
         }
         let horizon = self.horizon.unwrap_or(252);
-        if horizon == 0 || horizon > 100_000 {
+        if horizon == 0 || horizon > crate::stress::MAX_HORIZON {
             return Err(ConfigError::invalid(
                 "stress.horizon",
                 format!("must be in 1..=100000, found {horizon}"),

@@ -14,8 +14,9 @@ use std::{
 
 use arrow::{
     array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, StringArray},
+    buffer::{NullBuffer, ScalarBuffer},
     compute::cast,
-    datatypes::{DataType, Float64Type, Int64Type, Schema, TimeUnit},
+    datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema, TimeUnit},
     record_batch::RecordBatch,
 };
 use parquet::arrow::{
@@ -242,6 +243,45 @@ struct Unit<'a> {
     group_start: Arc<Vec<u64>>,
 }
 
+/// Asks the reader to keep a string symbol column dictionary-encoded: Parquet
+/// stores it that way, and it saves building one string per row.
+fn dictionary_symbols(meta: ArrowReaderMetadata, symbol: &str) -> ArrowReaderMetadata {
+    let schema = meta.schema();
+    let Ok(i) = schema.index_of(symbol) else {
+        return meta;
+    };
+    if !matches!(
+        schema.field(i).data_type(),
+        DataType::Utf8 | DataType::LargeUtf8
+    ) {
+        return meta;
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            if k == i {
+                Field::new(
+                    f.name(),
+                    DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(f.data_type().clone()),
+                    ),
+                    f.is_nullable(),
+                )
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )));
+    ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
+}
+
 /// Opens a file, checks its schema and splits its kept row groups into units.
 fn plan_file<'a>(
     index: u32,
@@ -263,6 +303,7 @@ fn plan_file<'a>(
     let file = File::open(path).map_err(|e| unreadable(path, e))?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
         .map_err(|e| unreadable(path, e))?;
+    let meta = dictionary_symbols(meta, &sel.columns.symbol);
     let cols = Arc::new(find_columns(
         path,
         meta.schema(),
@@ -425,39 +466,56 @@ fn is_string_like(t: &DataType) -> bool {
     }
 }
 
-/// Converts a timestamp-like array to microseconds UTC; nulls become `None`.
-fn to_micros(a: &dyn Array) -> Vec<Option<i64>> {
-    let scale = |v: i64, unit: &TimeUnit| match unit {
-        TimeUnit::Second => v.saturating_mul(1_000_000),
-        TimeUnit::Millisecond => v.saturating_mul(1_000),
-        TimeUnit::Microsecond => v,
-        TimeUnit::Nanosecond => v.div_euclid(1_000),
-    };
-    match a.data_type() {
-        DataType::Timestamp(TimeUnit::Microsecond, _) if a.null_count() == 0 => a
-            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+/// Timestamps in microseconds UTC with their null mask.
+struct Micros {
+    values: ScalarBuffer<i64>,
+    nulls: Option<NullBuffer>,
+}
+
+impl Micros {
+    fn get(&self, r: usize) -> Option<i64> {
+        match &self.nulls {
+            Some(n) if n.is_null(r) => None,
+            _ => Some(self.values[r]),
+        }
+    }
+}
+
+/// Converts a timestamp-like array to microseconds UTC (zero-copy for `us`).
+fn to_micros(a: &dyn Array) -> Micros {
+    let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
+    let scaled = |f: &dyn Fn(i64) -> i64| -> ScalarBuffer<i64> {
+        let ints = cast(&a.slice(0, a.len()), &DataType::Int64).expect("time types cast to int64");
+        ints.as_primitive::<Int64Type>()
             .values()
             .iter()
-            .map(|&v| Some(v))
-            .collect(),
-        DataType::Timestamp(unit, _) => {
-            let ints =
-                cast(&a.slice(0, a.len()), &DataType::Int64).expect("timestamp casts to int64");
-            let ints = ints.as_primitive::<Int64Type>();
-            ints.iter().map(|v| v.map(|v| scale(v, unit))).collect()
+            .map(|&v| f(v))
+            .collect()
+    };
+    let values = match a.data_type() {
+        DataType::Timestamp(TimeUnit::Microsecond, _) => a
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+            .values()
+            .clone(),
+        DataType::Timestamp(TimeUnit::Second, _) => scaled(&|v| v.saturating_mul(1_000_000)),
+        DataType::Timestamp(TimeUnit::Millisecond, _) | DataType::Date64 => {
+            scaled(&|v| v.saturating_mul(1_000))
         }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => scaled(&|v| v.div_euclid(1_000)),
         DataType::Date32 => a
             .as_primitive::<arrow::datatypes::Date32Type>()
+            .values()
             .iter()
-            .map(|v| v.map(|d| d as i64 * DAY_US))
+            .map(|&d| d as i64 * DAY_US)
             .collect(),
-        DataType::Date64 => a
-            .as_primitive::<arrow::datatypes::Date64Type>()
-            .iter()
-            .map(|v| v.map(|ms| ms * 1_000))
-            .collect(),
-        _ => vec![None; a.len()],
-    }
+        _ => {
+            return Micros {
+                values: vec![0; a.len()].into(),
+                nulls: Some(NullBuffer::new_null(a.len())),
+            };
+        }
+    };
+    Micros { values, nulls }
 }
 
 fn to_strings(a: &ArrayRef) -> StringArray {
@@ -484,6 +542,7 @@ fn keep_row_groups(
         )
     {
         let (mins, maxs) = (to_micros(&mins), to_micros(&maxs));
+        let (mins, maxs): (Vec<_>, Vec<_>) = (0..n).map(|g| (mins.get(g), maxs.get(g))).unzip();
         for g in 0..n {
             if let (Some(lo), Some(hi)) = (mins[g], maxs[g])
                 && (sel.end.is_some_and(|e| lo > e) || sel.start.is_some_and(|s| hi < s))
@@ -571,7 +630,8 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                     };
                     let mut mask = Vec::with_capacity(batch.num_rows());
                     let mut sel = out2.lock().expect("not poisoned");
-                    for (r, t) in ts.iter().enumerate() {
+                    for r in 0..batch.num_rows() {
+                        let t = ts.get(r);
                         // Null timestamps are kept so validation reports them.
                         let in_time = t.is_none_or(|t| t >= start && t <= end);
                         let in_sym = syms
@@ -634,10 +694,30 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
             .ohlc
             .map(|_| (floats(&names.open), floats(&names.high), floats(&names.low)));
         let volume = cols.volume.map(|_| floats(&names.volume));
-        let sym_ids: Vec<Option<u32>> = match (hive_symbol, cols.symbol) {
+        let sym_ids: Vec<u32> = match (hive_symbol, cols.symbol) {
             (Some(h), None) => {
                 let id = intern(&mut ids, &mut fb.symbols, h);
-                vec![Some(id); n]
+                vec![id; n]
+            }
+            _ if matches!(col(&names.symbol).data_type(), DataType::Dictionary(k, _) if **k == DataType::Int32) =>
+            {
+                let dict = col(&names.symbol).as_dictionary::<Int32Type>().clone();
+                let values = to_strings(dict.values());
+                // Dictionary entry -> symbol id, interned on first use.
+                let mut map = vec![NO_SYMBOL; values.len()];
+                dict.keys()
+                    .iter()
+                    .map(|k| match k {
+                        Some(k) if values.is_valid(k as usize) => {
+                            let k = k as usize;
+                            if map[k] == NO_SYMBOL {
+                                map[k] = intern(&mut ids, &mut fb.symbols, values.value(k));
+                            }
+                            map[k]
+                        }
+                        _ => NO_SYMBOL,
+                    })
+                    .collect()
             }
             _ => {
                 let s = to_strings(col(&names.symbol));
@@ -645,17 +725,17 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                 (0..n)
                     .map(|r| {
                         if s.is_null(r) {
-                            return None;
+                            return NO_SYMBOL;
                         }
                         let v = s.value(r);
                         if let Some((lv, id)) = last
                             && lv == v
                         {
-                            return Some(id);
+                            return id;
                         }
                         let id = intern(&mut ids, &mut fb.symbols, v);
                         last = Some((v, id));
-                        Some(id)
+                        id
                     })
                     .collect()
             }
@@ -688,14 +768,13 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
         let nan_if_null =
             |a: &Float64Array, r: usize| if a.is_valid(r) { a.value(r) } else { f64::NAN };
         if skip.is_empty() && close.null_count() == 0 {
-            b.timestamp.extend(ts.iter().map(|t| t.unwrap_or_default()));
-            b.symbol
-                .extend(sym_ids.iter().map(|s| s.unwrap_or_default()));
+            b.timestamp.extend_from_slice(&ts.values);
+            b.symbol.extend_from_slice(&sym_ids);
             b.close.extend_from_slice(close.values());
         } else {
             for r in (0..n).filter(|&r| keep(r)) {
-                b.timestamp.push(ts[r].unwrap_or_default());
-                b.symbol.push(sym_ids[r].unwrap_or_default());
+                b.timestamp.push(ts.values[r]);
+                b.symbol.push(sym_ids[r]);
                 b.close.push(nan_if_null(&close, r));
             }
         }
@@ -736,12 +815,22 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
             None => b.volume.resize(b.volume.len() + n - skip.len(), f64::NAN),
         }
         match &positions {
-            None if kept_rows.len() == 1 && skip.is_empty() => {
-                let first = file_row(batch_start);
-                b.origin.extend((0..n as u64).map(|k| Origin {
-                    file: index,
-                    row: first + k,
-                }));
+            None if skip.is_empty() => {
+                // Consecutive positions: copy file rows segment by segment.
+                let (mut p, end) = (batch_start, batch_start + n as u64);
+                let mut seg_start = 0u64;
+                for &(start, len) in &kept_rows {
+                    let seg_end = seg_start + len;
+                    if p < seg_end && p < end {
+                        let upto = seg_end.min(end);
+                        b.origin.extend((p..upto).map(|q| Origin {
+                            file: index,
+                            row: start + (q - seg_start),
+                        }));
+                        p = upto;
+                    }
+                    seg_start = seg_end;
+                }
             }
             _ => b.origin.extend((0..n).filter(|&r| keep(r)).map(|r| Origin {
                 file: index,
@@ -752,13 +841,16 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
     Ok((fb, problems))
 }
 
+/// Symbol id of a row whose symbol is null.
+const NO_SYMBOL: u32 = u32::MAX;
+
 /// One decoded batch, for validation.
 struct Batch<'a> {
     file_name: String,
     names: &'a ColumnMap,
     symbols: &'a [String],
-    ts: &'a [Option<i64>],
-    sym_ids: &'a [Option<u32>],
+    ts: &'a Micros,
+    sym_ids: &'a [u32],
     close: &'a Float64Array,
     ohlc: Option<&'a (Float64Array, Float64Array, Float64Array)>,
     volume: Option<&'a Float64Array>,
@@ -767,7 +859,7 @@ struct Batch<'a> {
 impl Batch<'_> {
     /// Whether row `r` passes every rule (the fast path).
     fn row_ok(&self, r: usize) -> bool {
-        if self.ts[r].is_none() || self.sym_ids[r].is_none() || !self.close.is_valid(r) {
+        if self.ts.get(r).is_none() || self.sym_ids[r] == NO_SYMBOL || !self.close.is_valid(r) {
             return false;
         }
         let c = self.close.value(r);
@@ -811,7 +903,10 @@ impl Batch<'_> {
     fn record_problems(&self, r: usize, row: u64, problems: &mut Problems) -> bool {
         let names = self.names;
         let file_name = &self.file_name;
-        let (ts, sym) = (self.ts[r], self.sym_ids[r]);
+        let (ts, sym) = (
+            self.ts.get(r),
+            Some(self.sym_ids[r]).filter(|&s| s != NO_SYMBOL),
+        );
         let ex = |t: Option<i64>| {
             format!(
                 "{} {} ({file_name} row {row})",

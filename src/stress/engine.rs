@@ -13,6 +13,9 @@ use super::{
 };
 use crate::config::stress::{MarketInputs, StressSpec};
 
+/// Most path-day values kept for exact percentile bands (512 MiB of f32).
+pub const EXACT_BAND_VALUES: u64 = 1 << 27;
+
 /// A fully resolved stress run: spec, market and per-scenario kernel inputs.
 pub struct Plan {
     /// Scenario names, in order.
@@ -78,7 +81,10 @@ pub fn run(
     tick: &dyn Fn(),
 ) -> anyhow::Result<Outcome> {
     let n = paths.end.saturating_sub(paths.start);
-    let exact = n <= plan.exact_band_paths;
+    // Exact bands keep every path-day value; past EXACT_BAND_VALUES they
+    // would not fit in memory, and fixed-edge histograms take over.
+    let exact =
+        n <= plan.exact_band_paths && n.saturating_mul(plan.horizon as u64) <= EXACT_BAND_VALUES;
     let mut cpu = CpuBackend;
     let mut use_primary = true;
     let mut out = Outcome {

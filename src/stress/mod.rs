@@ -17,6 +17,9 @@ mod tests;
 
 use std::{ops::Range, time::Instant};
 
+/// Longest horizon a job or `--horizon` may ask for, in days.
+pub const MAX_HORIZON: u32 = 100_000;
+
 use anyhow::Context;
 
 use self::{
@@ -162,13 +165,40 @@ pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
         spec.paths = p;
     }
     if let Some(h) = args.horizon {
-        if h == 0 {
-            return Err(UsageError("--horizon must be at least 1".into()).into());
+        if !(1..=MAX_HORIZON).contains(&h) {
+            return Err(
+                UsageError(format!("--horizon must be in 1..={MAX_HORIZON}, got {h}")).into(),
+            );
         }
         spec.horizon = h;
     }
     let out_dir = args.out.clone().unwrap_or_else(|| job.output.clone());
     let plan = plan(&job, &spec)?;
+    // Counter words and band memory must fit: say so up front, not by an abort.
+    let assets = plan.prepared.first().map_or(0, |p| p.assets.len());
+    if u64::from(spec.horizon) * (assets as u64 + 1) >= 1 << 32 {
+        return Err(ConfigError::invalid(
+            "stress.horizon",
+            format!(
+                "x (assets + 1) must be below 2^32 draws per path, got {} x {}",
+                spec.horizon,
+                assets + 1
+            ),
+        )
+        .into());
+    }
+    let hist_bytes = u64::from(spec.horizon) * (summary::BINS as u64 + 2) * 8;
+    if hist_bytes > 1 << 32 {
+        return Err(ConfigError::invalid(
+            "stress.horizon",
+            format!(
+                "{} days need {:.1} GiB of band histograms; use at most 65000",
+                spec.horizon,
+                hist_bytes as f64 / (1u64 << 30) as f64
+            ),
+        )
+        .into());
+    }
     let t_plan = t0.elapsed().as_secs_f64();
     let (mut backend, why) = select_backend(args.backend)?;
     tracing::info!("stress backend {}: {why}", backend.name());
@@ -241,16 +271,16 @@ fn summary_json(
     };
     serde_json::json!({
         "job": job.name,
-        "version": env!("CARGO_PKG_VERSION"),
+        "versions": { "chloe": env!("CARGO_PKG_VERSION") },
         "seed": job.seed,
         "backend": {
             "requested": backend,
             "used": ran,
-            "reason": why,
+            "why": why,
             "fallback_chunks": o.fallback_chunks,
             "fallback_reason": o.fallback_reason,
         },
-        "wall_seconds": { "stress_setup": t_plan, "stress_simulation": t_sim, "total": t_total },
+        "wall_times": { "setup_s": t_plan, "simulation_s": t_sim, "total_s": t_total },
         "stress": {
             "paths": spec.paths,
             "horizon": spec.horizon,

@@ -145,12 +145,25 @@ impl Prepared {
                     .collect()
             })
             .collect();
-        // A convex mix of PSD matrices is PSD; validation already repaired C.
-        let l = cholesky(&cs).unwrap_or_else(|| {
-            (0..n)
-                .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
-                .collect()
-        });
+        // A convex mix of PSD matrices is PSD (validation repaired C), but a
+        // singular one (perfectly correlated assets) can fail in floating
+        // point: retry with a tiny ridge, and say so.
+        let l = cholesky(&cs)
+            .or_else(|| {
+                [1e-12, 1e-10, 1e-8, 1e-6].into_iter().find_map(|ridge| {
+                    let mut r = cs.clone();
+                    for (i, row) in r.iter_mut().enumerate() {
+                        row[i] += ridge;
+                    }
+                    let l = cholesky(&r)?;
+                    tracing::warn!(
+                        "scenario {}: shifted correlation is singular; factorized with a {ridge:e} ridge",
+                        scenario.name
+                    );
+                    Some(l)
+                })
+            })
+            .expect("a validated correlation matrix plus a 1e-6 ridge is positive definite");
         let chol = (0..n)
             .flat_map(|i| l[i][..=i].to_vec())
             .map(|v| v as f32)

@@ -67,6 +67,29 @@ pub fn box_muller(a: u32, b: u32) -> (f32, f32) {
     (r * c, r * s)
 }
 
+/// 1.5 * 2^23: adding it to a float with |x| < 2^22 rounds x to an integer,
+/// which then sits in the low mantissa bits.
+const ROUND: f32 = 12_582_912.0;
+
+/// `x.floor()` for |x| < 2^22 (every call site), from float adds and a
+/// compare only: on the baseline x86-64 target (SSE2, no `roundps`)
+/// `f32::floor` is a libm call and `as i32` a saturating scalar conversion,
+/// and either stops the lane loops from vectorising. Same value as WGSL's
+/// `floor` on that range (up to the sign of a zero result, which no call
+/// site can observe).
+#[inline(always)]
+pub fn floor_f32(x: f32) -> f32 {
+    let t = (x + ROUND) - ROUND; // x rounded to the nearest integer
+    if t > x { t - 1.0 } else { t }
+}
+
+/// `k as i32` for an integer-valued `k` with |k| < 2^22, without a
+/// saturating conversion.
+#[inline(always)]
+fn int_of(k: f32) -> i32 {
+    (k + ROUND).to_bits().wrapping_sub(ROUND.to_bits()) as i32
+}
+
 /// Natural log for x > 0 (Cephes `logf`).
 #[inline(always)]
 pub fn ln_f32(x: f32) -> f32 {
@@ -101,7 +124,7 @@ pub fn ln_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let n = floor_f32(x * std::f32::consts::LOG2_E + 0.5);
     let r = x - n * 0.693_359_4;
     let r = r - n * -2.121_944_4e-4;
     let z = r * r;
@@ -112,20 +135,20 @@ pub fn exp_f32(x: f32) -> f32 {
     y = y * r + 1.666_666_5e-1;
     y = y * r + 5.0e-1;
     y = y * z + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    y * f32::from_bits(((int_of(n) + 127) as u32) << 23)
 }
 
 /// (sin, cos) of 2 pi u for u in [0, 1), reduced to [-pi/4, pi/4] exactly.
 #[inline(always)]
 pub fn sincos_2pi(u: f32) -> (f32, f32) {
-    let k = (u * 4.0 + 0.5).floor();
+    let k = floor_f32(u * 4.0 + 0.5);
     let x = (u - k * 0.25) * std::f32::consts::TAU;
     let z = x * x;
     let s = ((-1.951_529_6e-4 * z + 8.332_161e-3) * z - 1.666_665_5e-1) * z * x + x;
     let c = ((2.443_315_7e-5 * z - 1.388_731_6e-3) * z + 4.166_664_6e-2) * z * z - 0.5 * z + 1.0;
     // Quadrant rotation written as selects so lanes vectorise: q = 0 (s, c),
     // 1 (c, -s), 2 (-s, -c), 3 (-c, s).
-    let q = (k as u32) & 3;
+    let q = int_of(k) as u32 & 3;
     let (so, co) = if q & 1 == 1 { (c, s) } else { (s, c) };
     let so = if q & 2 == 2 { -so } else { so };
     let co = if (q + 1) & 2 == 2 { -co } else { co };
@@ -158,6 +181,18 @@ mod tests {
         ];
         for (ctr, key, want) in kat {
             assert_eq!(philox4x32_10(ctr, key), want, "ctr {ctr:x?} key {key:x?}");
+        }
+    }
+
+    #[test]
+    fn floor_and_int_of_match_std() {
+        for i in -40_000..40_000 {
+            let x = i as f32 * 0.013_7;
+            assert_eq!(floor_f32(x), x.floor(), "floor {x}");
+            assert_eq!(int_of(x.floor()), x.floor() as i32, "int_of {x}");
+        }
+        for x in [-0.5f32, -1.0, 0.0, 0.5, 1.0, 4.0, 4.5, 127.5, -126.5] {
+            assert_eq!(floor_f32(x), x.floor(), "floor {x}");
         }
     }
 

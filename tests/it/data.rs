@@ -723,6 +723,16 @@ fn date_filter_uses_row_group_pruning() {
     let found = problems.list();
     assert_eq!(found.len(), 1);
     assert!(found[0].2[0].contains("row 700"), "{:?}", found);
+    // Without a filter, row numbers still point into the file across row groups.
+    let all = Selection {
+        start: None,
+        end: None,
+        ..sel.clone()
+    };
+    let (bars, problems) = load_bars(&p, &all, None).unwrap();
+    assert_eq!(bars.len(), 1000);
+    assert_eq!(bars.origin[999].row, 999);
+    assert!(problems.list()[0].2[0].contains("row 700"));
     // Outside the slice the bad row is not read at all.
     let sel = Selection {
         start: Some(day(18000)),
