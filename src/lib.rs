@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`run`]; everything else lives here so
 //! tests and benches can use it. See DESIGN.md for the data flow.
 
+pub mod atomic;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -18,7 +18,7 @@ use arrow::{
     array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray},
     datatypes::{DataType, Field, Schema, TimeUnit},
 };
-use parquet::{arrow::ArrowWriter, basic::Compression, file::properties::WriterProperties};
+use parquet::{basic::Compression, file::properties::WriterProperties};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -255,26 +255,10 @@ pub fn write(path: &Path, batch: &RecordBatch) -> anyhow::Result<()> {
         .set_compression(Compression::ZSTD(Default::default()))
         .set_max_row_group_row_count(Some(128 * 1024))
         .build();
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let result = (|| -> anyhow::Result<()> {
-        let f = std::fs::File::create(&tmp)?;
-        let mut w = ArrowWriter::try_new(f, batch.schema(), Some(props))?;
-        w.write(batch)?;
-        w.close()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic::write_parquet_atomic_with(
+        path,
+        batch.schema(),
+        std::slice::from_ref(batch),
+        props,
+    )
 }

@@ -1,5 +1,3 @@
-//! Report writers: Parquet, JSON, JUnit, HTML; all written atomically.
+//! Report writers share the atomic file and folder writes in [`crate::atomic`].
 
-pub mod atomic;
-
-pub use atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic};
+pub use crate::atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic};

@@ -27,6 +27,7 @@ use self::{
     model::{PathOut, Prepared},
 };
 use crate::{
+    atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic},
     cli::{BackendChoice, StressArgs},
     config::{
         JobSpec,
@@ -34,7 +35,6 @@ use crate::{
     },
     error::{ConfigError, Exit, UsageError},
     progress::Progress,
-    report::atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic},
 };
 
 /// Results of one chunk of paths.

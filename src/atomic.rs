@@ -1,4 +1,5 @@
 //! Atomic writes: write to a temporary name in the same folder, then rename.
+//! A low-level utility: data writers and report writers both use it.
 
 use std::{
     fs::File,
@@ -58,7 +59,17 @@ pub fn write_parquet_atomic(
     schema: Arc<Schema>,
     batches: &[RecordBatch],
 ) -> anyhow::Result<()> {
-    let mut w = ParquetSink::create(path, schema)?;
+    write_parquet_atomic_with(path, schema, batches, writer_properties())
+}
+
+/// Writes record batches to a Parquet file atomically with the given properties.
+pub fn write_parquet_atomic_with(
+    path: &Path,
+    schema: Arc<Schema>,
+    batches: &[RecordBatch],
+    props: WriterProperties,
+) -> anyhow::Result<()> {
+    let mut w = ParquetSink::create_with(path, schema, props)?;
     for b in batches {
         w.write(b)?;
     }
@@ -74,14 +85,23 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    /// Opens a temporary file next to `path`.
+    /// Opens a temporary file next to `path`, with the report writer properties.
     pub fn create(path: &Path, schema: Arc<Schema>) -> anyhow::Result<Self> {
+        Self::create_with(path, schema, writer_properties())
+    }
+
+    /// Opens a temporary file next to `path` with the given writer properties.
+    pub fn create_with(
+        path: &Path,
+        schema: Arc<Schema>,
+        props: WriterProperties,
+    ) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let tmp = temp_name(path);
         let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let writer = ArrowWriter::try_new(f, schema, Some(writer_properties()))
+        let writer = ArrowWriter::try_new(f, schema, Some(props))
             .with_context(|| format!("opening parquet writer for {}", path.display()))?;
         Ok(Self {
             tmp,
