@@ -82,7 +82,62 @@ pub struct RawMarket {
 #[serde(deny_unknown_fields)]
 pub struct RawPortfolio {
     /// Weight per symbol; the rest of capital is cash.
-    pub weights: BTreeMap<String, f64>,
+    pub weights: Option<BTreeMap<String, f64>>,
+    /// A walk-forward summary.json whose `final_portfolio.weights` is the book
+    /// (relative to the job file's folder); excludes `weights`.
+    pub from_walkforward: Option<String>,
+}
+
+impl RawPortfolio {
+    /// The weights, given or read from a walk-forward summary.json.
+    fn resolve(self, base: &Path) -> Result<BTreeMap<String, f64>, ConfigError> {
+        match (self.weights, self.from_walkforward) {
+            (Some(w), None) => Ok(w),
+            (None, Some(p)) => read_final_portfolio(&super::resolve(base, &p)),
+            _ => Err(ConfigError::invalid(
+                "stress.portfolio",
+                "needs exactly one of weights or from_walkforward",
+            )),
+        }
+    }
+}
+
+/// Reads `final_portfolio.weights` from a walk-forward summary.json.
+pub fn read_final_portfolio(path: &Path) -> Result<BTreeMap<String, f64>, ConfigError> {
+    let key = "stress.portfolio.from_walkforward";
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {shown}: {e}")))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ConfigError::invalid(key, format!("{shown} is not valid JSON: {e}")))?;
+    let weights = json
+        .pointer("/final_portfolio/weights")
+        .and_then(|w| w.as_object())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                key,
+                format!(
+                    "{shown} has no final_portfolio.weights (not a walk-forward summary.json?)"
+                ),
+            )
+        })?;
+    if weights.is_empty() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{shown}: final_portfolio.weights is empty (the walk-forward ended flat)"),
+        ));
+    }
+    weights
+        .iter()
+        .map(|(s, v)| {
+            v.as_f64().map(|w| (s.clone(), w)).ok_or_else(|| {
+                ConfigError::invalid(
+                    key,
+                    format!("{shown}: final_portfolio.weights.{s} is not a number"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// One `[[stress.scenarios]]` entry as written.
@@ -296,7 +351,7 @@ fn date_us(key: &str, s: &str) -> Result<i64, ConfigError> {
 
 impl RawStress {
     /// Checks ranges, resolves paths against `base` and fills defaults.
-    pub fn validate(self, _base: &Path) -> Result<StressSpec, ConfigError> {
+    pub fn validate(self, base: &Path) -> Result<StressSpec, ConfigError> {
         let capital = self.capital.unwrap_or(1e8);
         check("stress.capital", capital, capital > 0.0, "> 0")?;
         let paths = self.paths.unwrap_or(10_000);
@@ -381,7 +436,7 @@ impl RawStress {
             .ok_or_else(|| {
                 ConfigError::invalid("stress.portfolio", "is required (weights per symbol)")
             })?
-            .weights;
+            .resolve(base)?;
         if weights.is_empty() {
             return Err(ConfigError::invalid(
                 "stress.portfolio.weights",

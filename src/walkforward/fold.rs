@@ -94,6 +94,8 @@ pub struct FoldResult {
     pub regime_set: &'static [Regime],
     /// Feature importance (features, then regime probabilities).
     pub importance: Vec<f64>,
+    /// Target weights per test bar `[oos, assets]` (fraction of equity).
+    pub weights: Array2<f64>,
     /// Training samples used.
     pub n_train: usize,
     /// Fallbacks worth telling a person.
@@ -275,6 +277,7 @@ pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
         regimes,
         regime_set: detector.regimes(),
         importance: model.importance(),
+        weights,
         n_train,
         notes,
     }

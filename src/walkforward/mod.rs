@@ -77,6 +77,29 @@ pub struct Walkforward {
     pub warmup: usize,
     /// Fallbacks and warnings from the folds, prefixed by fold.
     pub notes: Vec<String>,
+    /// Target weights set on the last out-of-sample bar of the last fold.
+    pub final_portfolio: Option<FinalPortfolio>,
+}
+
+/// The book the sizing rule held at the end of the walk-forward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalPortfolio {
+    /// Bar index of the decision (last test bar of the last fold).
+    pub bar: usize,
+    /// Target weight per asset, in panel order (fraction of equity).
+    pub weights: Vec<f64>,
+}
+
+impl FinalPortfolio {
+    /// The last row of the last fold's weights; None without folds or test bars.
+    pub fn from_folds(folds: &[FoldResult]) -> Option<Self> {
+        let last = folds.last()?;
+        let n = last.weights.nrows();
+        (n > 0).then(|| Self {
+            bar: last.fold.test_end,
+            weights: last.weights.row(n - 1).to_vec(),
+        })
+    }
 }
 
 /// Features as the engine needs them (decoupled from how they were computed).
@@ -163,6 +186,7 @@ pub fn run(
         })
         .collect();
     let aggregate = aggregate(&results, panel.bars_per_year, spec, sizing.min_edge, seed);
+    let final_portfolio = FinalPortfolio::from_folds(&results);
     Ok(Walkforward {
         folds: results,
         aggregate,
@@ -170,6 +194,7 @@ pub fn run(
         importance,
         warmup,
         notes,
+        final_portfolio,
     })
 }
 

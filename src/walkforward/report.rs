@@ -237,6 +237,21 @@ fn summary_json(
         .zip(wf.importance.iter().copied())
         .collect();
     importance.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Nonzero weights; the map is deterministic (sorted by symbol unless serde_json
+    // keeps insertion order, which is panel order).
+    let final_portfolio = wf.final_portfolio.as_ref().map(|fp| {
+        let weights: serde_json::Map<String, serde_json::Value> = panel
+            .symbols
+            .iter()
+            .zip(&fp.weights)
+            .filter(|&(_, &w)| w != 0.0)
+            .map(|(s, &w)| (s.clone(), serde_json::json!(w)))
+            .collect();
+        serde_json::json!({
+            "timestamp": fmt(panel.timestamps[fp.bar]),
+            "weights": weights,
+        })
+    });
     serde_json::json!({
         "job": job.name,
         "versions": { "chloe": env!("CARGO_PKG_VERSION") },
@@ -288,5 +303,6 @@ fn summary_json(
                 .collect::<Vec<_>>(),
             "notes": wf.notes,
         },
+        "final_portfolio": final_portfolio,
     })
 }

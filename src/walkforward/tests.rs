@@ -271,3 +271,22 @@ fn too_little_data_says_how_much_is_needed() {
     assert!(crate::error::exit_code(&e) == Exit::BadInput);
     assert!(format!("{e:#}").contains("at least 221 bars"), "{e:#}");
 }
+
+#[test]
+fn final_portfolio_is_the_last_row_of_the_last_fold() {
+    let wf = run_planted(0.004, 1);
+    let fp = wf.final_portfolio.as_ref().expect("folds ran");
+    let last = wf.folds.last().unwrap();
+    assert_eq!(fp.bar, last.fold.test_end);
+    assert_eq!(
+        last.weights.nrows(),
+        last.fold.test_end + 1 - last.fold.test_start
+    );
+    assert_eq!(
+        fp.weights,
+        last.weights.row(last.weights.nrows() - 1).to_vec()
+    );
+    let sizing = SizingSpec::default();
+    assert!(fp.weights.iter().all(|&w| w >= 0.0), "{:?}", fp.weights);
+    assert!(fp.weights.iter().sum::<f64>() <= sizing.max_gross + 1e-12);
+}

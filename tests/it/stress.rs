@@ -73,6 +73,13 @@ fn bad_values_are_exit_2_naming_the_key() {
     bad(("horizon = 30", "horizon = 30\nbogus = 1"), "bogus");
     bad(
         (
+            "weights = {",
+            "from_walkforward = \"wf/summary.json\"\nweights = {",
+        ),
+        "stress.portfolio",
+    );
+    bad(
+        (
             "shock_threshold = 0.03",
             "shock_threshold = 0.03\nliquidation = \"fire_sale\"",
         ),
@@ -242,4 +249,62 @@ fn devices_lists_the_auto_pick() {
     let r = chloe(d.path(), &["devices"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("auto would pick"), "{}", r.stdout);
+}
+
+#[test]
+fn stresses_the_walkforward_final_portfolio() {
+    let d = tempdir();
+    let data = format!(
+        "[data]\npath = \"{}\"\nsymbols = [\"AAPL\", \"MSFT\", \"JPM\", \"XOM\", \"JNJ\", \"WMT\"]\n\
+         start = \"2012-01-01\"\nend = \"2016-12-31\"\n",
+        crate::util::datasets()
+            .join("us_equities_daily_skfolio.parquet")
+            .display()
+    );
+    let wf = format!(
+        "[job]\nname = \"wf\"\nseed = 5\noutput = \"wf\"\n\n{data}\n\
+         [walkforward]\nin_sample_days = 126\nout_of_sample_days = 42\nbootstrap_resamples = 100\n\n\
+         [sizing]\nmin_edge = 0.3\n"
+    );
+    std::fs::write(d.path().join("wf.toml"), wf).unwrap();
+    let r = chloe(d.path(), &["walkforward", "wf.toml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("wf/summary.json")).unwrap())
+            .unwrap();
+    let weights = summary["final_portfolio"]["weights"].as_object().unwrap();
+    assert!(summary["final_portfolio"]["timestamp"].is_string());
+    assert!(!weights.is_empty(), "{summary}");
+    assert!(weights.values().all(|w| w.as_f64().unwrap() > 0.0));
+
+    let stress = |from: &str| {
+        format!(
+            "[job]\nname = \"st\"\nseed = 5\noutput = \"out\"\n\n{data}\n\
+             [stress]\n\n[stress.market]\nestimate_from_data = true\n\n\
+             [stress.portfolio]\nfrom_walkforward = \"{from}\"\n"
+        )
+    };
+    let args = [
+        "stress",
+        "st.toml",
+        "--paths",
+        "200",
+        "--horizon",
+        "20",
+        "--backend",
+        "cpu",
+    ];
+    std::fs::write(d.path().join("st.toml"), stress("wf/summary.json")).unwrap();
+    let r = chloe(d.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(d.path().join("out/stress_paths.parquet").exists());
+
+    std::fs::write(d.path().join("st.toml"), stress("nope/summary.json")).unwrap();
+    let r = chloe(d.path(), &args);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stress.portfolio.from_walkforward") && r.stderr.contains("nope"),
+        "{}",
+        r.stderr
+    );
 }
