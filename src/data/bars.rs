@@ -119,12 +119,22 @@ impl Bars {
         self.permute(&perm);
     }
 
-    /// Drops the symbols that have no row and renumbers the rest.
-    pub fn compact_symbols(&mut self) {
+    fn used_symbols(&self) -> Vec<bool> {
         let mut used = vec![false; self.symbols.len()];
         for &s in &self.symbol {
             used[s as usize] = true;
         }
+        used
+    }
+
+    /// Whether every symbol has at least one row.
+    pub fn all_symbols_used(&self) -> bool {
+        self.used_symbols().iter().all(|&u| u)
+    }
+
+    /// Drops the symbols that have no row and renumbers the rest.
+    pub fn compact_symbols(&mut self) {
+        let used = self.used_symbols();
         if used.iter().all(|&u| u) {
             return;
         }

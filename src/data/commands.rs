@@ -70,18 +70,15 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<Exit> {
     let (bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
     // The full build also checks symbols, calendars and the benchmark.
     let full = (problems.is_empty() && !bars.is_empty())
-        .then(|| super::load::panel_from_bars(&spec, bars.clone(), &problems));
+        .then(|| super::load::panel_from_bars(&spec, &bars, &problems));
+    // When the full build fails (calendars, symbols), still show gaps per symbol.
     let fallback = match &full {
-        Some(Err(_)) => {
-            let mut b = bars.clone();
-            b.compact_symbols();
-            Some(Panel::from_bars(
-                &b,
-                CalendarMode::Union,
-                spec.max_fill_days,
-                spec.bars_per_year,
-            ))
-        }
+        Some(Err(_)) => Some(Panel::from_bars(
+            &bars,
+            CalendarMode::Union,
+            spec.max_fill_days,
+            spec.bars_per_year,
+        )),
         _ => None,
     };
     let view = match (&full, &fallback) {

@@ -1124,13 +1124,13 @@ pub fn load_panel(spec: &DataSpec) -> Result<Loaded, DataError> {
         columns: &spec.columns,
     };
     let (bars, problems) = load_bars(&spec.path, &sel, spec.bar)?;
-    panel_from_bars(spec, bars, &problems)
+    panel_from_bars(spec, &bars, &problems)
 }
 
 /// Builds the panel from bars already read for `spec` (see [`load_panel`]).
 pub fn panel_from_bars(
     spec: &DataSpec,
-    mut bars: Bars,
+    bars: &Bars,
     problems: &Problems,
 ) -> Result<Loaded, DataError> {
     let label = spec.path.display().to_string();
@@ -1140,17 +1140,26 @@ pub fn panel_from_bars(
             problems: problems.render(),
         });
     }
-    check_symbols(&spec.path, &bars, &spec.symbols)?;
+    check_symbols(&spec.path, bars, &spec.symbols)?;
     if bars.is_empty() {
         return Err(DataError::Empty {
             path: label,
             filters: filters_text(&spec.symbols, spec.start, spec.end),
         });
     }
-    bars.compact_symbols();
+    // Readers intern a symbol only with its first row; copy only if one has none.
+    let compacted;
+    let bars = if bars.all_symbols_used() {
+        bars
+    } else {
+        let mut b = bars.clone();
+        b.compact_symbols();
+        compacted = b;
+        &compacted
+    };
     let mut notes = Vec::new();
     // Mixed calendars: some symbols trade on weekends (crypto), some never do.
-    let shares = weekend_share(&bars);
+    let shares = weekend_share(bars);
     let seven: Vec<&str> = shares
         .iter()
         .zip(&bars.symbols)
@@ -1190,7 +1199,7 @@ pub fn panel_from_bars(
     };
     let rows = bars.len();
     let (mut panel, fills) =
-        Panel::from_bars(&bars, calendar, spec.max_fill_days, spec.bars_per_year);
+        Panel::from_bars(bars, calendar, spec.max_fill_days, spec.bars_per_year);
     let close_only: Vec<&str> = panel
         .fields
         .iter()

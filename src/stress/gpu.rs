@@ -118,22 +118,30 @@ impl GpuContext {
         })
     }
 
-    /// Runs `pipeline` over `groups` workgroups with `bind` bound at group 0,
-    /// then copies each of `read` back to the host: storage -> staging ->
-    /// map -> poll -> bytes.
+    /// Runs `pipeline` over `groups` workgroups with `bind[i]` at binding `i`
+    /// of group 0, then copies each of `read` back to the host: storage ->
+    /// staging -> map -> poll -> bytes.
     pub fn dispatch_and_read(
         &self,
         pipeline: &wgpu::ComputePipeline,
-        entries: &[wgpu::BindGroupEntry<'_>],
+        bind: &[&wgpu::Buffer],
         groups: u32,
         read: &[&wgpu::Buffer],
     ) -> anyhow::Result<Vec<Vec<u8>>> {
+        let entries: Vec<_> = bind
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipeline.get_bind_group_layout(0),
-            entries,
+            entries: &entries,
         });
         let staging: Vec<wgpu::Buffer> = read
             .iter()
@@ -291,17 +299,9 @@ impl StressBackend for GpuBackend {
         let bufs = [
             &uniform, &assets, &chol, &hist, &out, &values, &holdings, &normals,
         ];
-        let entries: Vec<_> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
         let bytes = ctx.dispatch_and_read(
             &self.pipeline,
-            &entries,
+            &bufs,
             n.div_ceil(WORKGROUP),
             &[&out, &values],
         )?;
@@ -339,16 +339,13 @@ pub fn rng_on_device(
     let k = ctx.storage("key", bytemuck::cast_slice(&key));
     let words = ctx.output("words", counters.len() as u64 * 16);
     let normals = ctx.output("normals", counters.len() as u64 * 16);
-    let entries: Vec<_> = [&c, &k, &words, &normals]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: b.as_entire_binding(),
-        })
-        .collect();
     let groups = (counters.len() as u32).div_ceil(WORKGROUP);
-    let bytes = ctx.dispatch_and_read(&pipeline, &entries, groups, &[&words, &normals])?;
+    let bytes = ctx.dispatch_and_read(
+        &pipeline,
+        &[&c, &k, &words, &normals],
+        groups,
+        &[&words, &normals],
+    )?;
     Ok((
         bytemuck::pod_collect_to_vec(&bytes[0]),
         bytemuck::pod_collect_to_vec(&bytes[1]),
