@@ -5,12 +5,31 @@ use std::{collections::BTreeMap, path::PathBuf};
 use super::time::format_us;
 
 /// Where a row came from: file index into [`Bars::files`] and row in that file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Origin {
+///
+/// Packed in 8 bytes (24 bits of file index, 40 bits of row): it is kept for
+/// every row, only to name rows in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Origin(u64);
+
+impl Origin {
+    const ROW_BITS: u32 = 40;
+    const ROW_MASK: u64 = (1 << Self::ROW_BITS) - 1;
+
+    /// Row `row` of file `file`; values beyond 2^24 files or 2^40 rows saturate.
+    pub fn new(file: u32, row: u64) -> Self {
+        let file = u64::from(file).min((1 << (64 - Self::ROW_BITS)) - 1);
+        Origin(file << Self::ROW_BITS | row.min(Self::ROW_MASK))
+    }
+
     /// Index into [`Bars::files`].
-    pub file: u32,
+    pub fn file(self) -> u32 {
+        (self.0 >> Self::ROW_BITS) as u32
+    }
+
     /// Row number in the file, counting from 0.
-    pub row: u64,
+    pub fn row(self) -> u64 {
+        self.0 & Self::ROW_MASK
+    }
 }
 
 /// Price rows in long format, one entry per (symbol, bar); nulls are NaN.
@@ -54,7 +73,7 @@ impl Bars {
         let o = self.origin[r];
         let file = self
             .files
-            .get(o.file as usize)
+            .get(o.file() as usize)
             .and_then(|f| f.file_name())
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -63,7 +82,7 @@ impl Bars {
             self.symbols[self.symbol[r] as usize],
             format_us(self.timestamp[r]),
             file,
-            o.row
+            o.row()
         )
     }
 

@@ -169,64 +169,159 @@ pub fn read_bars(files: &[FileSource], sel: &Selection<'_>) -> Result<(Bars, Pro
         .map(|(i, f)| plan_file(i as u32, f, sel))
         .collect::<Result<_, _>>()?;
     let units: Vec<Unit<'_>> = plans.into_iter().flatten().collect();
-    let parts: Vec<(FileBars, Problems)> = units
+    let files: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    if units.iter().all(|u| !u.filtered(sel)) {
+        return read_exact(&units, sel, files);
+    }
+    let parts: Vec<(VecDest, Vec<String>, Problems)> = units
         .par_iter()
-        .map(|u| read_unit(u, sel))
-        .collect::<Result<_, _>>()?;
-    let mut bars = Bars {
-        files: files.iter().map(|f| f.path.clone()).collect(),
-        ..Bars::default()
-    };
-    let total: usize = parts.iter().map(|(fb, _)| fb.bars.len()).sum();
+        .map(|u| {
+            let mut d = VecDest {
+                timestamp: Vec::new(),
+                symbol: Vec::new(),
+                open: Vec::new(),
+                high: Vec::new(),
+                low: Vec::new(),
+                close: Vec::new(),
+                volume: Vec::new(),
+                origin: Vec::new(),
+            };
+            let (names, problems) = read_unit(u, sel, &mut d)?;
+            Ok((d, names, problems))
+        })
+        .collect::<Result<_, DataError>>()?;
     let mut problems = Problems::default();
     let mut ids: HashMap<String, u32> = HashMap::new();
-    for (k, (fb, p)) in parts.into_iter().enumerate() {
+    let mut symbols: Vec<String> = Vec::new();
+    let mut bars = Bars::default();
+    for (d, names, p) in parts {
         problems.merge(p);
-        if k == 0 {
-            // Take the first part's columns instead of copying them.
-            for s in &fb.symbols {
-                ids.insert(s.clone(), bars.symbols.len() as u32);
-                bars.symbols.push(s.clone());
-            }
-            let files = std::mem::take(&mut bars.files);
-            let mut first = fb.bars;
-            first.symbols = bars.symbols.clone();
-            first.files = files;
-            for v in [
-                &mut first.open,
-                &mut first.high,
-                &mut first.low,
-                &mut first.close,
-                &mut first.volume,
-            ] {
-                v.reserve(total - v.len());
-            }
-            first.timestamp.reserve(total - first.timestamp.len());
-            first.symbol.reserve(total - first.symbol.len());
-            first.origin.reserve(total - first.origin.len());
-            bars = first;
-            continue;
-        }
-        let map: Vec<u32> = fb
-            .symbols
+        let map: Vec<u32> = names
             .iter()
-            .map(|s| {
-                *ids.entry(s.clone()).or_insert_with(|| {
-                    bars.symbols.push(s.clone());
-                    (bars.symbols.len() - 1) as u32
-                })
-            })
+            .map(|s| intern(&mut ids, &mut symbols, s))
             .collect();
         bars.symbol
-            .extend(fb.bars.symbol.iter().map(|&s| map[s as usize]));
-        bars.timestamp.extend_from_slice(&fb.bars.timestamp);
-        bars.open.extend_from_slice(&fb.bars.open);
-        bars.high.extend_from_slice(&fb.bars.high);
-        bars.low.extend_from_slice(&fb.bars.low);
-        bars.close.extend_from_slice(&fb.bars.close);
-        bars.volume.extend_from_slice(&fb.bars.volume);
-        bars.origin.extend_from_slice(&fb.bars.origin);
+            .extend(d.symbol.iter().map(|&s| map[s as usize]));
+        bars.timestamp.extend_from_slice(&d.timestamp);
+        bars.open.extend_from_slice(&d.open);
+        bars.high.extend_from_slice(&d.high);
+        bars.low.extend_from_slice(&d.low);
+        bars.close.extend_from_slice(&d.close);
+        bars.volume.extend_from_slice(&d.volume);
+        bars.origin.extend_from_slice(&d.origin);
     }
+    bars.symbols = symbols;
+    bars.files = files;
+    Ok((bars, problems))
+}
+
+/// Reads units whose row counts are known (no row filter) straight into
+/// preallocated columns: each unit decodes into its own region, so rows are
+/// copied once, in parallel, and never regrown or joined.
+fn read_exact(
+    units: &[Unit<'_>],
+    sel: &Selection<'_>,
+    files: Vec<PathBuf>,
+) -> Result<(Bars, Problems), DataError> {
+    let sizes: Vec<usize> = units.iter().map(|u| u.rows() as usize).collect();
+    let total: usize = sizes.iter().sum();
+    // Filled in parallel: the first touch of the pages is the cost here.
+    fn filled<T: Copy + Send + Sync>(v: T, n: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(n);
+        out.par_extend(rayon::iter::repeat_n(v, n));
+        out
+    }
+    let mut timestamp = filled(0i64, total);
+    let mut symbol = filled(0u32, total);
+    let (mut open, mut high, mut low) =
+        (filled(0.0, total), filled(0.0, total), filled(0.0, total));
+    let (mut close, mut volume) = (filled(0.0, total), filled(0.0, total));
+    let mut origin = filled(Origin::default(), total);
+    let mut dests: Vec<RegionDest<'_>> = {
+        let mut ts = regions(&mut timestamp, &sizes).into_iter();
+        let mut sy = regions(&mut symbol, &sizes).into_iter();
+        let mut op = regions(&mut open, &sizes).into_iter();
+        let mut hi = regions(&mut high, &sizes).into_iter();
+        let mut lo = regions(&mut low, &sizes).into_iter();
+        let mut cl = regions(&mut close, &sizes).into_iter();
+        let mut vo = regions(&mut volume, &sizes).into_iter();
+        let mut or = regions(&mut origin, &sizes).into_iter();
+        (0..sizes.len())
+            .map(|_| {
+                let next = "one region per unit";
+                Dest {
+                    timestamp: ts.next().expect(next),
+                    symbol: sy.next().expect(next),
+                    open: op.next().expect(next),
+                    high: hi.next().expect(next),
+                    low: lo.next().expect(next),
+                    close: cl.next().expect(next),
+                    volume: vo.next().expect(next),
+                    origin: or.next().expect(next),
+                }
+            })
+            .collect()
+    };
+    let parts: Vec<(Vec<String>, Problems)> = units
+        .par_iter()
+        .zip(dests.par_iter_mut())
+        .map(|(u, d)| read_unit(u, sel, d))
+        .collect::<Result<_, _>>()?;
+    let written: Vec<usize> = dests.iter().map(|d| d.timestamp.len).collect();
+    let mut problems = Problems::default();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut symbols: Vec<String> = Vec::new();
+    let maps: Vec<Vec<u32>> = parts
+        .into_iter()
+        .map(|(names, p)| {
+            problems.merge(p);
+            names
+                .iter()
+                .map(|s| intern(&mut ids, &mut symbols, s))
+                .collect()
+        })
+        .collect();
+    // Unit-local symbol ids -> dataset ids.
+    dests
+        .par_iter_mut()
+        .zip(&maps)
+        .filter(|(_, m)| m.iter().enumerate().any(|(i, &g)| i as u32 != g))
+        .for_each(|(d, m)| {
+            for s in &mut d.symbol.buf[..d.symbol.len] {
+                *s = m[*s as usize];
+            }
+        });
+    drop(dests);
+    if written != sizes {
+        // Rows failing validation were left out: close the gaps.
+        fn compact<T: Copy>(v: &mut Vec<T>, sizes: &[usize], written: &[usize]) {
+            let (mut from, mut to) = (0, 0);
+            for (&size, &w) in sizes.iter().zip(written) {
+                v.copy_within(from..from + w, to);
+                from += size;
+                to += w;
+            }
+            v.truncate(to);
+        }
+        compact(&mut timestamp, &sizes, &written);
+        compact(&mut symbol, &sizes, &written);
+        for v in [&mut open, &mut high, &mut low, &mut close, &mut volume] {
+            compact(v, &sizes, &written);
+        }
+        compact(&mut origin, &sizes, &written);
+    }
+    let bars = Bars {
+        symbols,
+        timestamp,
+        symbol,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        origin,
+        files,
+    };
     Ok((bars, problems))
 }
 
@@ -241,6 +336,24 @@ struct Unit<'a> {
     groups: Vec<usize>,
     /// File row number of the first row of every row group of the file.
     group_start: Arc<Vec<u64>>,
+}
+
+impl Unit<'_> {
+    /// Rows in this unit's row groups.
+    fn rows(&self) -> u64 {
+        let md = self.meta.metadata();
+        self.groups
+            .iter()
+            .map(|&g| md.row_group(g).num_rows() as u64)
+            .sum()
+    }
+
+    /// Whether a row filter applies, so the row count is not known up front.
+    fn filtered(&self, sel: &Selection<'_>) -> bool {
+        let by_symbol =
+            matches!(sel.symbols, SymbolSelection::List(_)) && self.cols.symbol.is_some();
+        by_symbol || sel.start.is_some() || sel.end.is_some()
+    }
 }
 
 /// Asks the reader to keep a string symbol column dictionary-encoded: Parquet
@@ -337,9 +450,80 @@ fn plan_file<'a>(
         .collect())
 }
 
-struct FileBars {
-    symbols: Vec<String>,
-    bars: Bars,
+/// Where the decoded rows of one column go.
+trait Sink<T: Copy> {
+    /// Appends a slice.
+    fn put_slice(&mut self, s: &[T]);
+    /// Appends every item of `it`.
+    fn put_iter(&mut self, it: impl Iterator<Item = T>);
+    /// Appends `n` copies of `v`.
+    fn put_n(&mut self, v: T, n: usize);
+}
+
+impl<T: Copy> Sink<T> for Vec<T> {
+    fn put_slice(&mut self, s: &[T]) {
+        self.extend_from_slice(s);
+    }
+    fn put_iter(&mut self, it: impl Iterator<Item = T>) {
+        self.extend(it);
+    }
+    fn put_n(&mut self, v: T, n: usize) {
+        self.resize(self.len() + n, v);
+    }
+}
+
+/// A unit's own part of a preallocated output column, filled from the front.
+struct Region<'a, T> {
+    buf: &'a mut [T],
+    len: usize,
+}
+
+impl<T: Copy> Sink<T> for Region<'_, T> {
+    fn put_slice(&mut self, s: &[T]) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+    fn put_iter(&mut self, it: impl Iterator<Item = T>) {
+        for v in it {
+            self.buf[self.len] = v;
+            self.len += 1;
+        }
+    }
+    fn put_n(&mut self, v: T, n: usize) {
+        self.buf[self.len..self.len + n].fill(v);
+        self.len += n;
+    }
+}
+
+/// The eight row columns one unit writes.
+struct Dest<A, B, C, D> {
+    timestamp: A,
+    symbol: B,
+    open: C,
+    high: C,
+    low: C,
+    close: C,
+    volume: C,
+    origin: D,
+}
+
+/// Output columns growing as rows arrive (used when a row filter makes the
+/// row count unknown up front).
+type VecDest = Dest<Vec<i64>, Vec<u32>, Vec<f64>, Vec<Origin>>;
+
+/// Output columns preallocated to the exact row count, one region per unit.
+type RegionDest<'a> = Dest<Region<'a, i64>, Region<'a, u32>, Region<'a, f64>, Region<'a, Origin>>;
+
+/// Splits `v` into consecutive regions of the given sizes.
+fn regions<'a, T>(mut v: &'a mut [T], sizes: &[usize]) -> Vec<Region<'a, T>> {
+    sizes
+        .iter()
+        .map(|&k| {
+            let (head, tail) = std::mem::take(&mut v).split_at_mut(k);
+            v = tail;
+            Region { buf: head, len: 0 }
+        })
+        .collect()
 }
 
 struct Cols {
@@ -573,7 +757,19 @@ fn keep_row_groups(
     (0..n).filter(|&g| keep[g]).collect()
 }
 
-fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems), DataError> {
+/// Decodes and validates one unit into `b`; returns its symbol names (ids in
+/// `b.symbol` index them) and its problems.
+fn read_unit<A, B, C, D>(
+    unit: &Unit<'_>,
+    sel: &Selection<'_>,
+    b: &mut Dest<A, B, C, D>,
+) -> Result<(Vec<String>, Problems), DataError>
+where
+    A: Sink<i64>,
+    B: Sink<u32>,
+    C: Sink<f64>,
+    D: Sink<Origin>,
+{
     let path = &unit.src.path;
     let index = unit.index;
     let cols = &*unit.cols;
@@ -604,8 +800,7 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
     let selected: Option<Arc<Mutex<Vec<u64>>>> = {
         let filter_symbols =
             matches!(sel.symbols, SymbolSelection::List(_)) && cols.symbol.is_some();
-        let filter_time = sel.start.is_some() || sel.end.is_some();
-        if filter_symbols || filter_time {
+        if unit.filtered(sel) {
             let mut pred_roots = vec![cols.ts];
             pred_roots.extend(cols.symbol.filter(|_| filter_symbols));
             let wanted: HashSet<String> = match sel.symbols {
@@ -664,10 +859,7 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
         }
         pos
     };
-    let mut fb = FileBars {
-        symbols: Vec::new(),
-        bars: Bars::default(),
-    };
+    let mut symbols: Vec<String> = Vec::new();
     let mut problems = Problems::default();
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut pos = 0u64;
@@ -696,7 +888,7 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
         let volume = cols.volume.map(|_| floats(&names.volume));
         let sym_ids: Vec<u32> = match (hive_symbol, cols.symbol) {
             (Some(h), None) => {
-                let id = intern(&mut ids, &mut fb.symbols, h);
+                let id = intern(&mut ids, &mut symbols, h);
                 vec![id; n]
             }
             _ if matches!(col(&names.symbol).data_type(), DataType::Dictionary(k, _) if **k == DataType::Int32) =>
@@ -711,7 +903,7 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                         Some(k) if values.is_valid(k as usize) => {
                             let k = k as usize;
                             if map[k] == NO_SYMBOL {
-                                map[k] = intern(&mut ids, &mut fb.symbols, values.value(k));
+                                map[k] = intern(&mut ids, &mut symbols, values.value(k));
                             }
                             map[k]
                         }
@@ -733,7 +925,7 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                         {
                             return id;
                         }
-                        let id = intern(&mut ids, &mut fb.symbols, v);
+                        let id = intern(&mut ids, &mut symbols, v);
                         last = Some((v, id));
                         id
                     })
@@ -748,7 +940,7 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             names,
-            symbols: &fb.symbols,
+            symbols: &symbols,
             ts: &ts,
             sym_ids: &sym_ids,
             close: &close,
@@ -763,20 +955,20 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                 skip.push(r);
             }
         }
-        let b = &mut fb.bars;
-        let keep = |r: usize| skip.binary_search(&r).is_err();
+        let keep = |r: &usize| skip.binary_search(r).is_err();
+        let kept = n - skip.len();
         let nan_if_null =
             |a: &Float64Array, r: usize| if a.is_valid(r) { a.value(r) } else { f64::NAN };
         if skip.is_empty() && close.null_count() == 0 {
-            b.timestamp.extend_from_slice(&ts.values);
-            b.symbol.extend_from_slice(&sym_ids);
-            b.close.extend_from_slice(close.values());
+            b.timestamp.put_slice(&ts.values);
+            b.symbol.put_slice(&sym_ids);
+            b.close.put_slice(close.values());
         } else {
-            for r in (0..n).filter(|&r| keep(r)) {
-                b.timestamp.push(ts.values[r]);
-                b.symbol.push(sym_ids[r]);
-                b.close.push(nan_if_null(&close, r));
-            }
+            b.timestamp
+                .put_iter((0..n).filter(keep).map(|r| ts.values[r]));
+            b.symbol.put_iter((0..n).filter(keep).map(|r| sym_ids[r]));
+            b.close
+                .put_iter((0..n).filter(keep).map(|r| nan_if_null(&close, r)));
         }
         // open/high/low are kept only when all three are present on a bar.
         match &ohlc {
@@ -786,33 +978,32 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                     && h.null_count() == 0
                     && l.null_count() == 0 =>
             {
-                b.open.extend_from_slice(o.values());
-                b.high.extend_from_slice(h.values());
-                b.low.extend_from_slice(l.values());
+                b.open.put_slice(o.values());
+                b.high.put_slice(h.values());
+                b.low.put_slice(l.values());
             }
             Some((o, h, l)) => {
-                for r in (0..n).filter(|&r| keep(r)) {
-                    let all = o.is_valid(r) && h.is_valid(r) && l.is_valid(r);
-                    b.open.push(if all { o.value(r) } else { f64::NAN });
-                    b.high.push(if all { h.value(r) } else { f64::NAN });
-                    b.low.push(if all { l.value(r) } else { f64::NAN });
+                let all = |r: usize| o.is_valid(r) && h.is_valid(r) && l.is_valid(r);
+                for (dst, a) in [(&mut b.open, o), (&mut b.high, h), (&mut b.low, l)] {
+                    dst.put_iter(
+                        (0..n)
+                            .filter(keep)
+                            .map(|r| if all(r) { a.value(r) } else { f64::NAN }),
+                    );
                 }
             }
             None => {
-                let kept = n - skip.len();
                 for v in [&mut b.open, &mut b.high, &mut b.low] {
-                    v.resize(v.len() + kept, f64::NAN);
+                    v.put_n(f64::NAN, kept);
                 }
             }
         }
         match &volume {
-            Some(v) if skip.is_empty() && v.null_count() == 0 => {
-                b.volume.extend_from_slice(v.values())
-            }
+            Some(v) if skip.is_empty() && v.null_count() == 0 => b.volume.put_slice(v.values()),
             Some(v) => b
                 .volume
-                .extend((0..n).filter(|&r| keep(r)).map(|r| nan_if_null(v, r))),
-            None => b.volume.resize(b.volume.len() + n - skip.len(), f64::NAN),
+                .put_iter((0..n).filter(keep).map(|r| nan_if_null(v, r))),
+            None => b.volume.put_n(f64::NAN, kept),
         }
         match &positions {
             None if skip.is_empty() => {
@@ -823,22 +1014,20 @@ fn read_unit(unit: &Unit<'_>, sel: &Selection<'_>) -> Result<(FileBars, Problems
                     let seg_end = seg_start + len;
                     if p < seg_end && p < end {
                         let upto = seg_end.min(end);
-                        b.origin.extend((p..upto).map(|q| Origin {
-                            file: index,
-                            row: start + (q - seg_start),
-                        }));
+                        b.origin.put_iter(
+                            (p..upto).map(|q| Origin::new(index, start + (q - seg_start))),
+                        );
                         p = upto;
                     }
                     seg_start = seg_end;
                 }
             }
-            _ => b.origin.extend((0..n).filter(|&r| keep(r)).map(|r| Origin {
-                file: index,
-                row: row_of(r),
-            })),
+            _ => b
+                .origin
+                .put_iter((0..n).filter(keep).map(|r| Origin::new(index, row_of(r)))),
         }
     }
-    Ok((fb, problems))
+    Ok((symbols, problems))
 }
 
 /// Symbol id of a row whose symbol is null.
@@ -1029,7 +1218,7 @@ pub fn check_duplicates(bars: &Bars, problems: &mut Problems) {
         if bars.symbol[r] == bars.symbol[r - 1] && bars.timestamp[r] == bars.timestamp[r - 1] {
             let first = bars.describe(r - 1);
             problems.add("duplicated (symbol, timestamp)", || {
-                format!("{} and row {}", first, bars.origin[r].row)
+                format!("{} and row {}", first, bars.origin[r].row())
             });
         }
     }

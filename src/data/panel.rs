@@ -7,7 +7,7 @@ use super::bars::Bars;
 use crate::config::CalendarMode;
 
 /// Which fields a symbol has in its source data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SymbolFields {
     /// Open, high and low are present on at least one bar.
     pub has_ohlc: bool,
@@ -118,53 +118,45 @@ impl Panel {
         let timestamps = calendar_of(bars, &runs, calendar);
         let t_len = timestamps.len();
         // Matrices are column-major: each symbol's history is contiguous,
-        // which is how every later stage reads it. Symbols fill in parallel.
-        let cells = (t_len * n).max(1);
-        let chunk = t_len.max(1);
-        let (mut open, mut high, mut low) = (
-            vec![f64::NAN; cells],
-            vec![f64::NAN; cells],
-            vec![f64::NAN; cells],
-        );
-        let (mut close, mut volume) = (vec![f64::NAN; cells], vec![f64::NAN; cells]);
-        let (mut available, mut filled) = (vec![false; cells], vec![false; cells]);
-        let per: Vec<(SymbolFields, usize, usize, usize)> = (
-            open.par_chunks_mut(chunk),
-            high.par_chunks_mut(chunk),
-            low.par_chunks_mut(chunk),
-            close.par_chunks_mut(chunk),
-            volume.par_chunks_mut(chunk),
-            available.par_chunks_mut(chunk),
-            filled.par_chunks_mut(chunk),
-        )
-            .into_par_iter()
-            .take(n)
-            .enumerate()
-            .map(|(i, (o, h, l, c, v, a, f))| {
-                let cols = SymbolColumns {
-                    open: o,
-                    high: h,
-                    low: l,
-                    close: c,
-                    volume: v,
-                    available: a,
-                    filled: f,
-                };
-                symbol_columns(bars, runs[i]..runs[i + 1], &timestamps, max_fill, cols)
-            })
-            .collect();
+        // which is how every later stage reads it. First each symbol (in
+        // parallel) says which source row every calendar cell takes, then
+        // every matrix is written once from that, in parallel.
+        let cells = t_len * n;
+        let mut src: Vec<u64> = Vec::with_capacity(cells);
+        src.par_extend(rayon::iter::repeat_n(NO_ROW, cells));
+        let per: Vec<(SymbolFields, usize, usize, usize)> = if t_len == 0 {
+            vec![(SymbolFields::default(), 0, 0, 0); n]
+        } else {
+            src.par_chunks_mut(t_len)
+                .enumerate()
+                .map(|(i, cell)| {
+                    place_symbol(bars, runs[i]..runs[i + 1], &timestamps, max_fill, cell)
+                })
+                .collect()
+        };
+        let has_volume: Vec<bool> = per.iter().map(|p| p.0.has_volume).collect();
         let shape = (t_len, n).f();
-        let mat = |mut v: Vec<f64>| {
-            v.truncate(t_len * n);
-            Array2::from_shape_vec(shape, v).expect("sized to the shape")
+        let real = |s: u64| s & FILLED == 0;
+        let row = |s: u64| (s & !FILLED) as usize;
+        let nan = f64::NAN;
+        let ohlc = |col: &[f64]| {
+            gather(&src, shape, t_len, nan, &|s, _| {
+                if real(s) { col[row(s)] } else { nan }
+            })
         };
-        let matb = |mut v: Vec<bool>| {
-            v.truncate(t_len * n);
-            Array2::from_shape_vec(shape, v).expect("sized to the shape")
-        };
-        let (open, high, low, close, volume) =
-            (mat(open), mat(high), mat(low), mat(close), mat(volume));
-        let (available, filled) = (matb(available), matb(filled));
+        let (open, high, low) = (ohlc(&bars.open), ohlc(&bars.high), ohlc(&bars.low));
+        let close = gather(&src, shape, t_len, nan, &|s, _| bars.close[row(s)]);
+        let volume = gather(&src, shape, t_len, nan, &|s, i| {
+            if real(s) {
+                bars.volume[row(s)]
+            } else if has_volume[i] {
+                0.0
+            } else {
+                f64::NAN
+            }
+        });
+        let available = gather(&src, shape, t_len, false, &|_, _| true);
+        let filled = gather(&src, shape, t_len, false, &|s, _| !real(s));
         let fields = per.iter().map(|p| p.0).collect();
         let stats = FillStats {
             gaps: per.iter().map(|p| p.1).collect(),
@@ -224,31 +216,45 @@ impl Panel {
 }
 
 /// One symbol's column of every matrix.
-struct SymbolColumns<'a> {
-    open: &'a mut [f64],
-    high: &'a mut [f64],
-    low: &'a mut [f64],
-    close: &'a mut [f64],
-    volume: &'a mut [f64],
-    available: &'a mut [bool],
-    filled: &'a mut [bool],
+/// Builds one matrix from the cell -> row table: `f(cell, symbol)` for cells
+/// with a row, `empty` for the rest.
+fn gather<T: Copy + Send + Sync, F: Fn(u64, usize) -> T + Sync>(
+    src: &[u64],
+    shape: ndarray::Shape<ndarray::Ix2>,
+    t_len: usize,
+    empty: T,
+    f: &F,
+) -> Array2<T> {
+    let mut v = Vec::with_capacity(src.len());
+    v.par_extend(src.par_iter().enumerate().map(|(k, &s)| {
+        if s == NO_ROW {
+            empty
+        } else {
+            f(s, k / t_len.max(1))
+        }
+    }));
+    Array2::from_shape_vec(shape, v).expect("sized to the shape")
 }
 
-/// Places one symbol's sorted rows on the calendar and forward-fills its close.
+/// A calendar cell with no value.
+const NO_ROW: u64 = u64::MAX;
+
+/// Flag on a cell whose close is forward-filled from the row in the low bits.
+const FILLED: u64 = 1 << 63;
+
+/// Places one symbol's sorted rows on the calendar (`cell[t]` = source row,
+/// `FILLED | row` when forward-filled, or `NO_ROW`).
 ///
 /// Returns the symbol's fields and its (gaps, filled, unfilled) counts.
-fn symbol_columns(
+fn place_symbol(
     bars: &Bars,
     rows: std::ops::Range<usize>,
     calendar: &[i64],
     max_fill: usize,
-    c: SymbolColumns<'_>,
+    cell: &mut [u64],
 ) -> (SymbolFields, usize, usize, usize) {
     let t_len = calendar.len();
-    let mut fields = SymbolFields {
-        has_ohlc: false,
-        has_volume: false,
-    };
+    let mut fields = SymbolFields::default();
     let (mut gaps, mut n_filled, mut unfilled) = (0, 0, 0);
     // Both the rows and the calendar are sorted: walk them together.
     let mut t = 0usize;
@@ -261,38 +267,24 @@ fn symbol_columns(
         if t == t_len || calendar[t] != stamp {
             continue; // dropped by an intersection calendar
         }
-        c.close[t] = bars.close[r];
-        c.available[t] = true;
+        cell[t] = r as u64;
         last_real = Some(t);
-        if !bars.open[r].is_nan() {
-            c.open[t] = bars.open[r];
-            c.high[t] = bars.high[r];
-            c.low[t] = bars.low[r];
-            fields.has_ohlc = true;
-        }
-        if !bars.volume[r].is_nan() {
-            c.volume[t] = bars.volume[r];
-            fields.has_volume = true;
-        }
+        fields.has_ohlc |= !bars.open[r].is_nan();
+        fields.has_volume |= !bars.volume[r].is_nan();
     }
-    let mut last: Option<(usize, f64)> = None;
-    for t in 0..t_len {
-        if c.available[t] {
-            last = Some((t, c.close[t]));
+    let mut last: Option<(usize, u64)> = None;
+    for (t, c) in cell.iter_mut().enumerate() {
+        if *c != NO_ROW {
+            last = Some((t, *c));
             continue;
         }
-        let Some((lt, lc)) = last else { continue };
+        let Some((lt, lr)) = last else { continue };
         let inside = last_real.is_some_and(|lr| t < lr);
         if inside {
             gaps += 1;
         }
         if t - lt <= max_fill {
-            c.close[t] = lc;
-            c.available[t] = true;
-            c.filled[t] = true;
-            if fields.has_volume {
-                c.volume[t] = 0.0;
-            }
+            *c = FILLED | lr;
             n_filled += 1;
         } else if inside {
             unfilled += 1;

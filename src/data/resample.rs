@@ -83,7 +83,7 @@ mod tests {
             low: vec![9.5, 10.5, 11.0, 19.0, 18.0, 17.0],
             close: vec![11.0, 12.0, 12.2, 19.5, 18.2, 17.5],
             volume: vec![100.0, 200.0, 300.0, 5.0, f64::NAN, 7.0],
-            origin: vec![Origin { file: 0, row: 0 }; n],
+            origin: vec![Origin::default(); n],
             timestamp: ts,
             files: vec![],
         };

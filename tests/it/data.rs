@@ -719,7 +719,7 @@ fn date_filter_uses_row_group_pruning() {
     };
     let (bars, problems) = load_bars(&p, &sel, None).unwrap();
     assert_eq!(bars.len(), 100);
-    assert_eq!(bars.origin[0].row, 650);
+    assert_eq!(bars.origin[0].row(), 650);
     let found = problems.list();
     assert_eq!(found.len(), 1);
     assert!(found[0].2[0].contains("row 700"), "{:?}", found);
@@ -731,7 +731,7 @@ fn date_filter_uses_row_group_pruning() {
     };
     let (bars, problems) = load_bars(&p, &all, None).unwrap();
     assert_eq!(bars.len(), 1000);
-    assert_eq!(bars.origin[999].row, 999);
+    assert_eq!(bars.origin[999].row(), 999);
     assert!(problems.list()[0].2[0].contains("row 700"));
     // Outside the slice the bad row is not read at all.
     let sel = Selection {
@@ -742,6 +742,89 @@ fn date_filter_uses_row_group_pruning() {
     let (bars, problems) = load_bars(&p, &sel, None).unwrap();
     assert_eq!(bars.len(), 100);
     assert!(problems.is_empty());
+}
+
+#[test]
+fn rows_that_cannot_be_placed_leave_no_gap() {
+    // Unfiltered reads decode straight into preallocated columns, one region
+    // per group of row groups; rows dropped by validation (null symbol) must
+    // close up, and the result must equal the filtered (growing) read path.
+    let dir = tempdir();
+    let p = dir.path().join("holes.parquet");
+    let n = 1000usize;
+    let ts: Vec<i32> = (0..n as i32).map(|i| 18000 + i / 2).collect();
+    let syms: Vec<Option<&str>> = (0..n)
+        .map(|i| match i {
+            150 | 720 => None,
+            _ if i % 2 == 0 => Some("A"),
+            _ => Some("B"),
+        })
+        .collect();
+    let close: Vec<f64> = (0..n).map(|i| 100.0 + i as f64).collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("timestamp", Arc::new(Date32Array::from(ts)) as ArrayRef),
+        ("symbol", Arc::new(StringArray::from(syms))),
+        ("close", Arc::new(Float64Array::from(close))),
+    ])
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&p).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let cols = ColumnMap::default();
+    let all = Selection {
+        symbols: &SymbolSelection::All,
+        start: None,
+        end: None,
+        columns: &cols,
+    };
+    let (bars, problems) = load_bars(&p, &all, None).unwrap();
+    assert_eq!(bars.len(), n - 2);
+    assert_eq!(problems.list()[0].1, 2, "{:?}", problems.list());
+    let rows: Vec<u64> = bars.origin.iter().map(|o| o.row()).collect();
+    // Sorted by (symbol, time): A's rows (even) then B's (odd).
+    let placed = |r: &u64| *r != 150 && *r != 720;
+    let expect: Vec<u64> = (0..n as u64)
+        .filter(|r| r % 2 == 0)
+        .chain((0..n as u64).filter(|r| r % 2 == 1))
+        .filter(placed)
+        .collect();
+    assert_eq!(rows, expect);
+    for (k, &r) in expect.iter().enumerate() {
+        assert_eq!(bars.close[k], 100.0 + r as f64);
+        assert_eq!(
+            bars.symbols[bars.symbol[k] as usize],
+            if r % 2 == 0 { "A" } else { "B" }
+        );
+    }
+    // Same rows through the row-filter path (a start date before every row).
+    let filtered = Selection {
+        start: Some(0),
+        ..all.clone()
+    };
+    let (other, _) = load_bars(&p, &filtered, None).unwrap();
+    assert_eq!(other.timestamp, bars.timestamp);
+    assert_eq!(other.close, bars.close);
+    assert_eq!(other.origin, bars.origin);
+    assert_eq!(other.symbols, bars.symbols);
+    assert_eq!(other.symbol, bars.symbol);
+}
+
+#[test]
+fn origin_packs_file_and_row() {
+    use chloe::data::bars::Origin;
+    let o = Origin::new(7, 123_456_789_012);
+    assert_eq!((o.file(), o.row()), (7, 123_456_789_012));
+    // Out-of-range values saturate rather than spill into the other field.
+    let o = Origin::new(u32::MAX, u64::MAX);
+    assert_eq!((o.file(), o.row()), ((1 << 24) - 1, (1 << 40) - 1));
 }
 
 /// A random single-symbol series with gaps: (bar index present?, close).
@@ -763,8 +846,7 @@ fn panel_of(present: &[bool], closes: &[f64], max_fill: usize) -> Panel {
             v.push(f64::NAN);
         }
         bars.close.push(1.0);
-        bars.origin
-            .push(chloe::data::bars::Origin { file: 0, row: 0 });
+        bars.origin.push(chloe::data::bars::Origin::default());
         if p {
             bars.timestamp.push(t as i64 * DAY_US);
             bars.symbol.push(0);
@@ -777,8 +859,7 @@ fn panel_of(present: &[bool], closes: &[f64], max_fill: usize) -> Panel {
                 v.push(f64::NAN);
             }
             bars.close.push(c);
-            bars.origin
-                .push(chloe::data::bars::Origin { file: 0, row: 0 });
+            bars.origin.push(chloe::data::bars::Origin::default());
         }
     }
     bars.sort();
