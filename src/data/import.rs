@@ -1,13 +1,10 @@
 //! `chloe data import`: CSV price history to chloe's Parquet schema.
 
-use std::{fs::File, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
 
-use arrow::{
-    array::{Array, AsArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray},
-    csv::{ReaderBuilder, reader::Format},
-    datatypes::{DataType, Field, Schema},
-};
+use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+use polars::prelude::{CsvReadOptions, SerReader};
 
 use super::synth::{price_schema, write};
 use crate::{cli::ImportArgs, error::DataError};
@@ -87,111 +84,102 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
             ),
         )
     })?;
-    let mut file = File::open(path).map_err(|e| csv_err(path, format!("cannot open: {e}")))?;
-    let format = Format::default().with_header(true);
-    let (inferred, _) = format
-        .infer_schema(&mut file, Some(1))
-        .map_err(|e| csv_err(path, format!("cannot read the header: {e}")))?;
-    let names: Vec<String> = inferred.fields().iter().map(|f| f.name().clone()).collect();
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| Field::new(n, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
-    let file = File::open(path).map_err(|e| csv_err(path, format!("cannot open: {e}")))?;
-    let reader = ReaderBuilder::new(schema)
-        .with_format(format)
-        .with_batch_size(64 * 1024)
-        .build(file)
-        .map_err(|e| csv_err(path, e.to_string()))?;
-    let col = |name: &str, required: bool| -> Result<Option<usize>, DataError> {
-        match names.iter().position(|n| n == name) {
-            Some(i) => Ok(Some(i)),
-            None if required => Err(csv_err(
+    if !path.is_file() {
+        return Err(csv_err(path, "file not found"));
+    }
+    // Every column is read as text: cells are parsed below, so an error can
+    // name its line and column (polars' typed parse would not).
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_rechunk(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|e| csv_err(path, format!("cannot read the CSV: {e}")))?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let col = |name: &str, required: bool| -> Result<Option<Vec<Option<&str>>>, DataError> {
+        match df.column(name) {
+            Ok(c) => {
+                let text = c
+                    .str()
+                    .map_err(|e| csv_err(path, format!("column \"{name}\": {e}")))?;
+                Ok(Some(text.iter().collect()))
+            }
+            Err(_) if required => Err(csv_err(
                 path,
                 format!(
                     "missing column \"{name}\" (columns present: {})",
                     names.join(", ")
                 ),
             )),
-            None => Ok(None),
+            Err(_) => Ok(None),
         }
     };
-    let ts_i = col(&args.timestamp_col, true)?.expect("required");
-    let sym_i = if args.symbol.is_some() {
-        None
-    } else {
-        Some(col(&args.symbol_col, true)?.expect("required"))
+    let ts = col(&args.timestamp_col, true)?.expect("required");
+    let sym = match &args.symbol {
+        Some(_) => None,
+        None => Some(col(&args.symbol_col, true)?.expect("required")),
     };
-    let close_i = col(&args.close_col, true)?.expect("required");
-    let (o_i, h_i, l_i) = (
+    let close = col(&args.close_col, true)?;
+    let (o, h, l) = (
         col(&args.open_col, false)?,
         col(&args.high_col, false)?,
         col(&args.low_col, false)?,
     );
-    let v_i = col(&args.volume_col, false)?;
-    let mut rows: Vec<(String, i64, [f64; 5])> = Vec::new();
-    let mut line = 1usize; // header
-    for batch in reader {
-        let batch = batch.map_err(|e| csv_err(path, format!("after line {line}: {e}")))?;
-        let get = |i: usize| batch.column(i).as_string::<i32>().clone();
-        let ts = get(ts_i);
-        let sym = sym_i.map(get);
-        let num = |i: Option<usize>| i.map(get);
-        let (o, h, l, c, v) = (num(o_i), num(h_i), num(l_i), get(close_i), num(v_i));
-        for r in 0..batch.num_rows() {
-            line += 1;
-            fn cell(a: &StringArray, r: usize) -> Option<&str> {
-                (!a.is_null(r))
-                    .then(|| a.value(r).trim())
-                    .filter(|s| !s.is_empty())
-            }
-            let t = cell(&ts, r)
-                .and_then(|s| parse_ts(s, args.format.as_deref(), &tz))
+    let v = col(&args.volume_col, false)?;
+    fn cell<'a>(a: &[Option<&'a str>], r: usize) -> Option<&'a str> {
+        a[r].map(str::trim).filter(|s| !s.is_empty())
+    }
+    let mut rows: Vec<(String, i64, [f64; 5])> = Vec::with_capacity(df.height());
+    for r in 0..df.height() {
+        let line = r + 2; // line 1 is the header
+        let t = cell(&ts, r)
+            .and_then(|s| parse_ts(s, args.format.as_deref(), &tz))
+            .ok_or_else(|| {
+                csv_err(
+                    path,
+                    format!(
+                        "line {line}, column \"{}\": cannot parse timestamp \"{}\"",
+                        args.timestamp_col,
+                        cell(&ts, r).unwrap_or("")
+                    ),
+                )
+            })?;
+        let s = match (&sym, &args.symbol) {
+            (Some(a), _) => cell(a, r)
                 .ok_or_else(|| {
                     csv_err(
                         path,
-                        format!(
-                            "line {line}, column \"{}\": cannot parse timestamp \"{}\"",
-                            args.timestamp_col,
-                            cell(&ts, r).unwrap_or("")
-                        ),
+                        format!("line {line}, column \"{}\": empty symbol", args.symbol_col),
                     )
-                })?;
-            let s = match (&sym, &args.symbol) {
-                (Some(a), _) => cell(a, r)
-                    .ok_or_else(|| {
-                        csv_err(
-                            path,
-                            format!("line {line}, column \"{}\": empty symbol", args.symbol_col),
-                        )
-                    })?
-                    .to_string(),
-                (None, Some(s)) => s.clone(),
-                (None, None) => unreachable!("symbol column or --symbol"),
-            };
-            let parse = |a: &Option<StringArray>, name: &str| -> Result<f64, DataError> {
-                match a.as_ref().and_then(|a| cell(a, r)) {
-                    None => Ok(f64::NAN),
-                    Some(x) => x.parse::<f64>().map_err(|_| {
-                        csv_err(
-                            path,
-                            format!("line {line}, column \"{name}\": not a number: \"{x}\""),
-                        )
-                    }),
-                }
-            };
-            let close = parse(&Some(c.clone()), &args.close_col)?;
-            let vals = [
-                parse(&o, &args.open_col)?,
-                parse(&h, &args.high_col)?,
-                parse(&l, &args.low_col)?,
-                close,
-                parse(&v, &args.volume_col)?,
-            ];
-            rows.push((s, t, vals));
-        }
+                })?
+                .to_string(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => unreachable!("symbol column or --symbol"),
+        };
+        let parse = |a: &Option<Vec<Option<&str>>>, name: &str| -> Result<f64, DataError> {
+            match a.as_deref().and_then(|a| cell(a, r)) {
+                None => Ok(f64::NAN),
+                Some(x) => x.parse::<f64>().map_err(|_| {
+                    csv_err(
+                        path,
+                        format!("line {line}, column \"{name}\": not a number: \"{x}\""),
+                    )
+                }),
+            }
+        };
+        let vals = [
+            parse(&o, &args.open_col)?,
+            parse(&h, &args.high_col)?,
+            parse(&l, &args.low_col)?,
+            parse(&close, &args.close_col)?,
+            parse(&v, &args.volume_col)?,
+        ];
+        rows.push((s, t, vals));
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     let opt = |k: usize| -> Float64Array {
