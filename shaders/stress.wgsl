@@ -22,7 +22,7 @@ struct Config {
     kind: u32,
     hist_days: u32,
     block_days: u32,
-    pad0: u32,
+    band_histogram: u32,
     pad1: u32,
     capital: f32,
     cash0: f32,
@@ -35,7 +35,7 @@ struct Config {
     jump_mean: f32,
     jump_std: f32,
     inv_n: f32,
-    pad2: f32,
+    inv_capital: f32,
 }
 
 struct Asset {
@@ -71,6 +71,22 @@ struct PathOut {
 @group(0) @binding(6) var<storage, read_write> holdings: array<f32>;
 // Normals of the current day, [4 * blocks, path].
 @group(0) @binding(7) var<storage, read_write> normals: array<f32>;
+// Band histogram counts, [day, BAND_BINS + 2], when cfg.band_histogram == 1
+// (then day_values is not written: millions of paths need no value readback).
+@group(0) @binding(8) var<storage, read_write> band_counts: array<atomic<u32>>;
+
+// Histogram bin of a portfolio value; `band_bin` in src/stress/summary.rs.
+// BAND_BINS, BAND_LOG_SPAN and BAND_SCALE are prepended by the host.
+fn band_bin(v: f32, inv_capital: f32) -> u32 {
+    if (!(v > 0.0)) {
+        return 0u;
+    }
+    let x = (ln_f32(v * inv_capital) + BAND_LOG_SPAN) * BAND_SCALE;
+    if (x < 0.0) {
+        return 0u;
+    }
+    return min(u32(min(x, f32(BAND_BINS))) + 1u, BAND_BINS + 1u);
+}
 
 @compute @workgroup_size(64)
 fn simulate(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -175,7 +191,11 @@ fn simulate(@builtin(global_invocation_id) gid: vec3<u32>) {
             breach = i32(t);
         }
         vprev = v;
-        day_values[t * np + p] = v;
+        if (cfg.band_histogram == 1u) {
+            atomicAdd(&band_counts[t * (BAND_BINS + 2u) + band_bin(v, cfg.inv_capital)], 1u);
+        } else {
+            day_values[t * np + p] = v;
+        }
     }
     path_out[p] = PathOut(vprev, max_dd, liq_cost, liqs, breach, 0u, 0u, 0u);
 }

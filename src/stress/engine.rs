@@ -106,7 +106,7 @@ pub fn run(
         while first < paths.end {
             let range = first..(first + chunk).min(paths.end);
             let res = if use_primary {
-                match backend.run_chunk(p, range.clone()) {
+                match backend.run_chunk(p, range.clone(), !exact) {
                     Ok(r) => {
                         used.push(backend.name());
                         r
@@ -122,17 +122,18 @@ pub fn run(
                         use_primary = false;
                         out.fallback_chunks += 1;
                         used.push("cpu");
-                        cpu.run_chunk(p, range.clone())?
+                        cpu.run_chunk(p, range.clone(), !exact)?
                     }
                     Err(e) => return Err(e),
                 }
             } else {
                 out.fallback_chunks += 1;
                 used.push("cpu");
-                cpu.run_chunk(p, range.clone())?
+                cpu.run_chunk(p, range.clone(), !exact)?
             };
             on_chunk(s, range.start, &res)?;
             acc.push(&res.paths, &res.values);
+            acc.push_counts(&res.band_counts);
             out.chunks += 1;
             tick();
             first = range.end;

@@ -15,6 +15,7 @@ use wgpu::util::DeviceExt;
 use super::{
     ChunkOut, StressBackend,
     model::{KernelConfig, PathOut, Prepared},
+    summary::BINS,
 };
 
 /// Generator and math functions shared by every kernel.
@@ -27,7 +28,10 @@ const WORKGROUP: u32 = 64;
 
 /// Full source of the stress shader module.
 pub fn stress_source() -> String {
-    format!("{PHILOX_WGSL}\n{STRESS_WGSL}")
+    format!(
+        "{}{PHILOX_WGSL}\n{STRESS_WGSL}",
+        super::summary::band_wgsl_constants()
+    )
 }
 
 /// Full source of the generator test module.
@@ -259,13 +263,18 @@ impl StressBackend for GpuBackend {
         (max_binding / per_path).clamp(1, by_dispatch.min(1 << 18))
     }
 
-    fn run_chunk(&mut self, p: &Prepared, paths: Range<u64>) -> anyhow::Result<ChunkOut> {
+    fn run_chunk(
+        &mut self,
+        p: &Prepared,
+        paths: Range<u64>,
+        histogram: bool,
+    ) -> anyhow::Result<ChunkOut> {
         let n = u32::try_from(paths.end - paths.start).context("chunk too large")?;
         self.chunks += 1;
         if self.fail_after.is_some_and(|k| self.chunks > k) {
             anyhow::bail!("injected device failure (CHLOE_GPU_FAIL_AFTER_CHUNKS)");
         }
-        let cfg: KernelConfig = p.chunk_config(paths.start, n);
+        let cfg: KernelConfig = p.chunk_config(paths.start, n, histogram);
         let ctx = &self.ctx;
         let np = u64::from(n);
         let uniform = ctx
@@ -293,24 +302,36 @@ impl StressBackend for GpuBackend {
             }),
         );
         let out = ctx.output("paths", np * size_of::<PathOut>() as u64);
-        let values = ctx.output("values", np * u64::from(cfg.horizon) * 4);
+        let h = cfg.horizon as usize;
+        // In histogram mode the kernel counts values into bins (one small
+        // buffer per chunk) instead of writing [day, path] values.
+        let (values_len, counts_len) = if histogram {
+            (0, h * (BINS + 2))
+        } else {
+            (np * u64::from(cfg.horizon), 0)
+        };
+        let values = ctx.output("values", values_len * 4);
+        let counts = ctx.output("band counts", counts_len as u64 * 4);
         let holdings = ctx.output("holdings", np * u64::from(cfg.n_assets) * 4);
         let normals = ctx.output("normals", np * u64::from(4 * cfg.blocks) * 4);
         let bufs = [
-            &uniform, &assets, &chol, &hist, &out, &values, &holdings, &normals,
+            &uniform, &assets, &chol, &hist, &out, &values, &holdings, &normals, &counts,
         ];
-        let bytes = ctx.dispatch_and_read(
-            &self.pipeline,
-            &bufs,
-            n.div_ceil(WORKGROUP),
-            &[&out, &values],
-        )?;
+        let read = if histogram { &counts } else { &values };
+        let bytes =
+            ctx.dispatch_and_read(&self.pipeline, &bufs, n.div_ceil(WORKGROUP), &[&out, read])?;
         let paths_out: Vec<PathOut> =
             bytemuck::pod_collect_to_vec(&bytes[0][..n as usize * size_of::<PathOut>()]);
+        if histogram {
+            return Ok(ChunkOut {
+                paths: paths_out,
+                values: Vec::new(),
+                band_counts: bytemuck::pod_collect_to_vec(&bytes[1][..counts_len * 4]),
+            });
+        }
         let day_major: Vec<f32> =
             bytemuck::pod_collect_to_vec(&bytes[1][..(np * u64::from(cfg.horizon) * 4) as usize]);
         // Transpose [day, path] to the engine's [path, day].
-        let h = cfg.horizon as usize;
         let mut values = vec![0.0f32; n as usize * h];
         for (t, row) in day_major.chunks(n as usize).enumerate() {
             for (k, &v) in row.iter().enumerate() {
@@ -320,6 +341,7 @@ impl StressBackend for GpuBackend {
         Ok(ChunkOut {
             paths: paths_out,
             values,
+            band_counts: Vec::new(),
         })
     }
 }

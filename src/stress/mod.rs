@@ -42,8 +42,12 @@ use crate::{
 pub struct ChunkOut {
     /// One result per path, in path order.
     pub paths: Vec<PathOut>,
-    /// Portfolio value after each day, path-major `[paths, horizon]`.
+    /// Portfolio value after each day, path-major `[paths, horizon]`; empty
+    /// when the backend counted them into `band_counts` instead.
     pub values: Vec<f32>,
+    /// Band histogram counts `[horizon, BINS + 2]` (see `summary::band_bin`),
+    /// when the chunk ran in histogram mode on a device; else empty.
+    pub band_counts: Vec<u32>,
 }
 
 /// A compute backend for the stress kernel.
@@ -52,8 +56,14 @@ pub trait StressBackend {
     fn name(&self) -> &'static str;
     /// Largest chunk of paths this backend runs at once for `p`.
     fn max_chunk(&self, p: &Prepared) -> u64;
-    /// Simulates `paths` of the scenario `p`.
-    fn run_chunk(&mut self, p: &Prepared, paths: Range<u64>) -> anyhow::Result<ChunkOut>;
+    /// Simulates `paths` of the scenario `p`. With `histogram`, the bands
+    /// are histograms: the backend may return `band_counts` instead of values.
+    fn run_chunk(
+        &mut self,
+        p: &Prepared,
+        paths: Range<u64>,
+        histogram: bool,
+    ) -> anyhow::Result<ChunkOut>;
 }
 
 /// Resolves market inputs and bootstrap tables, loading the panel when needed.

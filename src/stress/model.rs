@@ -41,8 +41,8 @@ pub struct KernelConfig {
     pub hist_days: u32,
     /// Bootstrap block length.
     pub block_days: u32,
-    /// Reserved.
-    pub pad0: u32,
+    /// 1 = count daily values into the band histogram instead of writing them.
+    pub band_histogram: u32,
     /// Reserved.
     pub pad1: u32,
     /// Starting value.
@@ -67,8 +67,8 @@ pub struct KernelConfig {
     pub jump_std: f32,
     /// `1 / n_assets`.
     pub inv_n: f32,
-    /// Reserved.
-    pub pad2: f32,
+    /// `1 / capital`, for the band histogram bins.
+    pub inv_capital: f32,
 }
 
 /// Per-asset constants. Matches `struct Asset` in `shaders/stress.wgsl`.
@@ -210,7 +210,7 @@ impl Prepared {
             kind,
             hist_days,
             block_days: block_days.min(hist_days.max(1)),
-            pad0: 0,
+            band_histogram: 0,
             pad1: 0,
             capital: spec.capital as f32,
             cash0: (spec.capital * (1.0 - wsum)) as f32,
@@ -226,7 +226,7 @@ impl Prepared {
             jump_mean: scenario.jump_mean as f32,
             jump_std: scenario.jump_std as f32,
             inv_n: 1.0 / n.max(1) as f32,
-            pad2: 0.0,
+            inv_capital: (1.0 / spec.capital) as f32,
         };
         Self {
             cfg,
@@ -237,11 +237,13 @@ impl Prepared {
     }
 
     /// The config for the chunk of `n` paths starting at `first`.
-    pub fn chunk_config(&self, first: u64, n: u32) -> KernelConfig {
+    /// `histogram`: count daily values into band bins on the device.
+    pub fn chunk_config(&self, first: u64, n: u32, histogram: bool) -> KernelConfig {
         KernelConfig {
             path_lo: first as u32,
             path_hi: (first >> 32) as u32,
             n_paths: n,
+            band_histogram: u32::from(histogram),
             ..self.cfg
         }
     }

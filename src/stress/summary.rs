@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::model::PathOut;
+use super::{model::PathOut, philox::ln_f32};
 
 /// Histogram bins over ln(V / capital) in [-`LOG_SPAN`, `LOG_SPAN`].
 pub const BINS: usize = 8192;
@@ -15,6 +15,33 @@ pub const LOG_SPAN: f64 = 5.0;
 /// Largest relative error of a histogram band: half a bin in log space.
 pub fn histogram_relative_error() -> f64 {
     (LOG_SPAN / BINS as f64).exp_m1()
+}
+
+/// Bins per unit of ln(V / capital), as f32 (the kernels' constant).
+pub const BAND_SCALE: f32 = (BINS as f64 / (2.0 * LOG_SPAN)) as f32;
+
+/// Histogram bin of value `v`: 0 below the range (or v <= 0), `BINS + 1`
+/// above it, else 1 + the bin of ln(v / capital) in [-LOG_SPAN, LOG_SPAN).
+///
+/// f32 with the kernels' `ln_f32`, statement for statement as `band_bin` in
+/// `shaders/stress.wgsl`, so a device counting on its own bins alike.
+pub fn band_bin(v: f32, inv_capital: f32) -> usize {
+    if v.is_nan() || v <= 0.0 {
+        return 0;
+    }
+    let x = (ln_f32(v * inv_capital) + LOG_SPAN as f32) * BAND_SCALE;
+    if x < 0.0 {
+        return 0;
+    }
+    (x.min(BINS as f32) as usize + 1).min(BINS + 1)
+}
+
+/// WGSL constants for `band_bin`, prepended to the stress shader.
+pub fn band_wgsl_constants() -> String {
+    format!(
+        "const BAND_BINS: u32 = {BINS}u;\nconst BAND_LOG_SPAN: f32 = {:?};\nconst BAND_SCALE: f32 = {:?};\n",
+        LOG_SPAN as f32, BAND_SCALE
+    )
 }
 
 /// Band percentiles written to `stress_bands.parquet`.
@@ -117,23 +144,26 @@ impl Accumulator {
         match &mut self.bands {
             Bands::Exact(v) => v.extend_from_slice(values),
             Bands::Histogram(counts) => {
-                let inv_w = BINS as f64 / (2.0 * LOG_SPAN);
+                let inv_capital = (1.0 / self.capital) as f32;
                 for path in values.chunks(self.horizon) {
                     for (t, &v) in path.iter().enumerate() {
-                        let b = if v > 0.0 {
-                            let x = ((f64::from(v) / self.capital).ln() + LOG_SPAN) * inv_w;
-                            if x < 0.0 {
-                                0
-                            } else {
-                                (x as usize + 1).min(BINS + 1)
-                            }
-                        } else {
-                            0
-                        };
-                        counts[t * (BINS + 2) + b] += 1;
+                        counts[t * (BINS + 2) + band_bin(v, inv_capital)] += 1;
                     }
                 }
             }
+        }
+    }
+
+    /// Adds band histogram counts `[horizon, BINS + 2]` a device counted.
+    pub fn push_counts(&mut self, band_counts: &[u32]) {
+        if band_counts.is_empty() {
+            return;
+        }
+        let Bands::Histogram(counts) = &mut self.bands else {
+            panic!("band counts in exact mode: the engine asks for values then");
+        };
+        for (c, &k) in counts.iter_mut().zip(band_counts) {
+            *c += u64::from(k);
         }
     }
 
@@ -255,6 +285,36 @@ mod tests {
         let (v, c) = var_cvar(&r, 0.95);
         assert!((v - 0.46).abs() < 1e-12);
         assert!((c - 0.48).abs() < 1e-12);
+    }
+
+    #[test]
+    fn band_bin_matches_the_f64_bin_edges() {
+        // The f32 kernel bin is the f64 bin except for values within f32
+        // rounding of a bin edge.
+        let cap = 1.0e8f64;
+        let inv = (1.0 / cap) as f32;
+        let w = BINS as f64 / (2.0 * LOG_SPAN);
+        let mut checked = 0;
+        for k in 0..200_000u32 {
+            let v = (cap * (-6.0 + 12.0 * f64::from(k) / 200_000.0).exp()) as f32;
+            let x = ((f64::from(v) / cap).ln() + LOG_SPAN) * w;
+            if (x - x.round()).abs() < 1e-2 {
+                continue; // at an edge: either side is right
+            }
+            let expect = if x < 0.0 {
+                0
+            } else {
+                (x as usize + 1).min(BINS + 1)
+            };
+            assert_eq!(band_bin(v, inv), expect, "v = {v}");
+            checked += 1;
+        }
+        assert!(checked > 190_000);
+        assert_eq!(band_bin(0.0, inv), 0);
+        assert_eq!(band_bin(-5.0, inv), 0);
+        assert_eq!(band_bin(f32::NAN, inv), 0);
+        assert_eq!(band_bin(f32::INFINITY, inv), BINS + 1);
+        assert_eq!(band_bin(f32::MAX, inv), BINS + 1);
     }
 
     #[test]

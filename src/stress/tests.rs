@@ -344,6 +344,41 @@ fn thread_count_does_not_change_paths() {
     assert_eq!(a.values, b.values);
 }
 
+#[test]
+fn avx2_build_is_bit_identical() {
+    use super::cpu::{LANES, Scratch, simulate, simulate_portable};
+    // `simulate` takes the AVX2 build on CPUs that have it; it must agree
+    // bit for bit with the baseline build on every path and every day.
+    #[cfg(target_arch = "x86_64")]
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("no AVX2 on this CPU: both calls run the baseline build");
+    }
+    let p = plan(&heavy(""), 11, vec![]);
+    let mut liquidations = 0;
+    for prep in &p.prepared {
+        let h = prep.cfg.horizon as usize;
+        let (mut s1, mut s2) = (Scratch::new(prep), Scratch::new(prep));
+        for block in 0..16u64 {
+            let (mut v1, mut v2) = (vec![0.0f32; LANES * h], vec![0.0f32; LANES * h]);
+            let a = simulate(prep, block * LANES as u64, &mut s1, &mut v1);
+            let b = simulate_portable(prep, block * LANES as u64, &mut s2, &mut v2);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&v1), bits(&v2));
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.terminal.to_bits(), y.terminal.to_bits());
+                assert_eq!(x.max_drawdown.to_bits(), y.max_drawdown.to_bits());
+                assert_eq!(x.liquidation_cost.to_bits(), y.liquidation_cost.to_bits());
+                assert_eq!(
+                    (x.liquidations, x.breach_day),
+                    (y.liquidations, y.breach_day)
+                );
+                liquidations += x.liquidations;
+            }
+        }
+    }
+    assert!(liquidations > 0, "the scenarios must exercise deleveraging");
+}
+
 /// An adapter, or `None` with a note; a panic when CHLOE_REQUIRE_GPU=1.
 pub fn gpu_or_skip() -> Option<GpuContext> {
     match GpuContext::new() {
@@ -415,7 +450,7 @@ fn gpu_paths_match_cpu() {
         for (k, prep) in p.prepared.iter().enumerate() {
             let range = (1u64 << 33) - 100..(1u64 << 33) + 412;
             let c = run_cpu(prep, range.clone());
-            let g = gpu.run_chunk(prep, range).expect("gpu chunk");
+            let g = gpu.run_chunk(prep, range, false).expect("gpu chunk");
             let (int_diff, max_rel) = compare(&c, &g);
             assert!(
                 int_diff * 1000 <= c.paths.len(),
@@ -437,13 +472,47 @@ fn gpu_paths_match_cpu() {
     let p: Prepared = plan(&s, 2, vec![table]).prepared.remove(0);
     let (c, g) = (
         run_cpu(&p, 0..256),
-        gpu.run_chunk(&p, 0..256).expect("gpu chunk"),
+        gpu.run_chunk(&p, 0..256, false).expect("gpu chunk"),
     );
     let (int_diff, max_rel) = compare(&c, &g);
     assert!(
         int_diff == 0 && max_rel < 1e-4,
         "bootstrap: {int_diff} {max_rel}"
     );
+}
+
+#[test]
+fn gpu_band_histogram_matches_cpu() {
+    // Histogram mode: the device counts daily values into band bins itself
+    // (no per-day readback); the counts must match the CPU's values binned
+    // on the host, up to values that sit on a bin edge.
+    use super::summary::{BINS, band_bin};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuBackend::with_context(ctx).expect("pipeline");
+    let p = plan(&heavy(""), 21, vec![]);
+    for prep in &p.prepared {
+        let h = prep.cfg.horizon as usize;
+        let dev = gpu.run_chunk(prep, 0..300, true).expect("gpu chunk");
+        assert!(dev.values.is_empty());
+        assert_eq!(dev.band_counts.len(), h * (BINS + 2));
+        let cpu = run_cpu(prep, 0..300);
+        let mut host = vec![0u32; h * (BINS + 2)];
+        for path in cpu.values.chunks(h) {
+            for (t, &v) in path.iter().enumerate() {
+                host[t * (BINS + 2) + band_bin(v, prep.cfg.inv_capital)] += 1;
+            }
+        }
+        let total: u32 = dev.band_counts.iter().sum();
+        assert_eq!(total as usize, 300 * h);
+        let off: u32 = dev
+            .band_counts
+            .iter()
+            .zip(&host)
+            .map(|(a, b)| a.abs_diff(*b))
+            .sum();
+        // Each value that lands one bin over moves two counts.
+        assert!(off as usize <= 2 * (300 * h) / 1000, "{off} counts differ");
+    }
 }
 
 #[test]
