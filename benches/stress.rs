@@ -11,7 +11,10 @@ use std::{hint::black_box, path::Path, process::Command, time::Instant};
 
 use chloe::{
     config::{JobSpec, stress::MarketSource},
-    stress::{cpu::run_cpu, engine::Plan},
+    stress::{
+        cpu::{run_cpu, run_cpu_with, simulate_portable},
+        engine::Plan,
+    },
 };
 use criterion::Criterion;
 
@@ -90,11 +93,23 @@ fn main() {
         black_box(run_cpu(p, 0..PATHS));
         best = best.min(t.elapsed().as_secs_f64());
     }
+    // The baseline-target build of the same kernel (SSE2 on x86-64), for
+    // the gain of the run-time AVX2 dispatch.
+    let mut portable = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        black_box(run_cpu_with(p, 0..PATHS, simulate_portable));
+        portable = portable.min(t.elapsed().as_secs_f64());
+    }
     let path_days = PATHS as f64 * f64::from(DAYS);
     eprintln!(
         "chloe cpu: {best:.4} s best of 3 ({:.1} ns per path-day, {} threads)",
         best / path_days * 1e9,
         rayon::current_num_threads()
+    );
+    eprintln!(
+        "chloe cpu, baseline-target build: {portable:.4} s best of 3 ({:.2}x the dispatched build's time)",
+        portable / best
     );
     if let Some(np) = numpy {
         eprintln!("numpy: {np:.4} s best of 3; speedup {:.1}x", np / best);

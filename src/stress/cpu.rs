@@ -44,8 +44,16 @@ impl StressBackend for CpuBackend {
     }
 }
 
+/// A build of the block kernel: [`simulate`] or [`simulate_portable`].
+pub type Kernel = fn(&Prepared, u64, &mut Scratch, &mut [f32]) -> [PathOut; LANES];
+
 /// Simulates `paths` of the prepared scenario on the CPU.
 pub fn run_cpu(p: &Prepared, paths: Range<u64>) -> ChunkOut {
+    run_cpu_with(p, paths, simulate)
+}
+
+/// [`run_cpu`] with a chosen kernel build (benchmarks compare them).
+pub fn run_cpu_with(p: &Prepared, paths: Range<u64>, kernel: Kernel) -> ChunkOut {
     let h = p.cfg.horizon as usize;
     let n = (paths.end - paths.start) as usize;
     let mut out = vec![PathOut::default(); n];
@@ -57,7 +65,7 @@ pub fn run_cpu(p: &Prepared, paths: Range<u64>) -> ChunkOut {
             || Scratch::new(p),
             |scratch, (b, (o, v))| {
                 let first = paths.start + (b * LANES) as u64;
-                let res = simulate(p, first, scratch, v);
+                let res = kernel(p, first, scratch, v);
                 o.copy_from_slice(&res[..o.len()]);
             },
         );
