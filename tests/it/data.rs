@@ -682,6 +682,17 @@ fn resample_minutes_to_days() {
     assert_eq!(v["bar"], "1d");
 }
 
+/// Writes `batch` to `path` in row groups of `rows` rows.
+fn write_row_groups(path: &Path, batch: &RecordBatch, rows: usize) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 #[test]
 fn date_filter_uses_row_group_pruning() {
     // A file written in many small row groups: a narrow date slice must read
@@ -698,17 +709,7 @@ fn date_filter_uses_row_group_pruning() {
         ("close", Arc::new(Float64Array::from(close))),
     ])
     .unwrap();
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(100))
-        .build();
-    let mut w = ArrowWriter::try_new(
-        std::fs::File::create(&p).unwrap(),
-        batch.schema(),
-        Some(props),
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_row_groups(&p, &batch, 100);
     let cols = ColumnMap::default();
     let day = |d: i64| d * DAY_US;
     let sel = Selection {
@@ -767,17 +768,7 @@ fn rows_that_cannot_be_placed_leave_no_gap() {
         ("close", Arc::new(Float64Array::from(close))),
     ])
     .unwrap();
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(100))
-        .build();
-    let mut w = ArrowWriter::try_new(
-        std::fs::File::create(&p).unwrap(),
-        batch.schema(),
-        Some(props),
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_row_groups(&p, &batch, 100);
     let cols = ColumnMap::default();
     let all = Selection {
         symbols: &SymbolSelection::All,
