@@ -25,7 +25,11 @@ const ASSETS: usize = 50;
 /// The same market as `market()` in stress_numpy.py, built with a simple
 /// deterministic recipe (values differ; the work per path-day is the same).
 fn job() -> String {
-    let n = ASSETS;
+    job_with(ASSETS, "")
+}
+
+/// The bench market with `n` assets; `extra` lines go in `[stress]`.
+fn job_with(n: usize, extra: &str) -> String {
     let list = |f: &dyn Fn(usize) -> f64| {
         (0..n)
             .map(|i| format!("{:e}", f(i)))
@@ -51,7 +55,7 @@ fn job() -> String {
         .map(|i| format!("S{i} = {}", 1.3 / n as f64))
         .collect();
     format!(
-        "[job]\nname = \"bench\"\n[stress]\npaths = {PATHS}\nhorizon = {DAYS}\n[stress.market]\nsymbols = [{}]\nmu = [{}]\nsigma = [{}]\nadv = [{}]\nspread = [{}]\ncorrelation = [{}]\n[stress.portfolio]\nweights = {{ {} }}\n[[stress.scenarios]]\nname = \"crunch\"\npreset = \"liquidity_crunch\"\n",
+        "[job]\nname = \"bench\"\n[stress]\npaths = {PATHS}\nhorizon = {DAYS}\n{extra}\n[stress.market]\nsymbols = [{}]\nmu = [{}]\nsigma = [{}]\nadv = [{}]\nspread = [{}]\ncorrelation = [{}]\n[stress.portfolio]\nweights = {{ {} }}\n[[stress.scenarios]]\nname = \"crunch\"\npreset = \"liquidity_crunch\"\n",
         syms.join(", "),
         list(&|_| 0.0003),
         list(&|i| 0.01 + 0.02 * (i as f64 / n as f64)),
@@ -110,6 +114,23 @@ fn main() {
     eprintln!(
         "chloe cpu, baseline-target build: {portable:.4} s best of 3 ({:.2}x the dispatched build's time)",
         portable / best
+    );
+    // A large universe: 500 assets, full Cholesky vs a 20-factor model.
+    let large = |extra: &str| {
+        let spec = JobSpec::from_str(&job_with(500, extra), Path::new("bench.toml")).expect("job");
+        let s = spec.stress.expect("stress");
+        let MarketSource::Given(m) = &s.market else {
+            unreachable!()
+        };
+        let plan = Plan::new(&s, m, 1, vec![Vec::new()]);
+        let t = Instant::now();
+        black_box(run_cpu(&plan.prepared[0], 0..1_000));
+        t.elapsed().as_secs_f64()
+    };
+    let (full, factor) = (large(""), large("factors = 20"));
+    eprintln!(
+        "500 assets, 1,000 paths x {DAYS} days: full Cholesky {full:.3} s, 20 factors {factor:.3} s ({:.1}x)",
+        full / factor
     );
     if let Some(np) = numpy {
         eprintln!("numpy: {np:.4} s best of 3; speedup {:.1}x", np / best);

@@ -23,7 +23,7 @@ struct Config {
     hist_days: u32,
     block_days: u32,
     band_histogram: u32,
-    pad1: u32,
+    factors: u32,
     capital: f32,
     cash0: f32,
     shock_threshold: f32,
@@ -139,12 +139,21 @@ fn simulate(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var i = 0u; i < n; i++) {
             let a = assets[i];
             var r: f32;
-            if (cfg.kind == 0u) {
+            if (cfg.kind == 0u && cfg.factors == 0u) {
                 var acc = 0.0;
                 for (var j = 0u; j <= i; j++) {
                     acc += chol[row + j] * normals[j * np + p];
                 }
                 row += i + 1u;
+                r = a.drift + a.vol * acc + jump;
+            } else if (cfg.kind == 0u) {
+                // Factor model: loadings [n, k], then residual scales.
+                let k = cfg.factors;
+                var acc = 0.0;
+                for (var j = 0u; j < k; j++) {
+                    acc += chol[i * k + j] * normals[j * np + p];
+                }
+                acc += chol[n * k + i] * normals[(k + i) * np + p];
                 r = a.drift + a.vol * acc + jump;
             } else {
                 let d = bstart + t % cfg.block_days;

@@ -43,6 +43,8 @@ pub struct RawStress {
     pub exact_band_paths: Option<u64>,
     /// Paths per chunk (default: chosen by the backend).
     pub chunk_paths: Option<u64>,
+    /// Statistical factors for the correlated draws (default: the full Cholesky factor).
+    pub factors: Option<u32>,
     /// `[stress.market]`.
     pub market: Option<RawMarket>,
     /// `[stress.portfolio]`.
@@ -199,6 +201,8 @@ pub struct StressSpec {
     pub exact_band_paths: u64,
     /// Paths per chunk, when fixed by the job.
     pub chunk_paths: Option<u64>,
+    /// Factor count of the correlation model; `None` = full Cholesky.
+    pub factors: Option<u32>,
     /// Where the market inputs come from.
     pub market: MarketSource,
     /// Largest correlation shrinkage accepted as a repair.
@@ -425,6 +429,12 @@ impl RawStress {
         )?;
         let max_correlation_repair =
             unit("max_correlation_repair", self.max_correlation_repair, 0.05)?;
+        if self.factors == Some(0) {
+            return Err(ConfigError::invalid(
+                "stress.factors",
+                "must be at least 1 (omit it for the full correlation), found 0",
+            ));
+        }
         if self.chunk_paths == Some(0) {
             return Err(ConfigError::invalid(
                 "stress.chunk_paths",
@@ -515,6 +525,7 @@ impl RawStress {
             shock_measure,
             exact_band_paths: self.exact_band_paths.unwrap_or(100_000),
             chunk_paths: self.chunk_paths,
+            factors: self.factors,
             market,
             max_correlation_repair,
             max_gross_leverage,

@@ -189,6 +189,24 @@ fn chol_matvec(chol: &[f32], z: &[Lanes<f32>], out: &mut [Lanes<f32>]) {
     }
 }
 
+/// `out[i] = (B f)_i + s_i e_i` for every lane, with `f = z[..k]` and
+/// `e = z[k..]`: the factor model's draws (see `model::factor_loadings`),
+/// each row summed over `j = 0..k` in order, as in WGSL.
+#[inline(always)]
+fn factor_matvec(load: &[f32], k: usize, z: &[Lanes<f32>], out: &mut [Lanes<f32>]) {
+    let n = out.len();
+    let (b, s) = load.split_at(n * k);
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut a = [0.0f32; LANES];
+        dot_row(&b[i * k..(i + 1) * k], z, &mut a);
+        let e = &z[k + i];
+        for l in 0..LANES {
+            a[l] += s[i] * e[l];
+        }
+        *o = a;
+    }
+}
+
 /// Mirrors `simulate` in `shaders/stress.wgsl` for `LANES` consecutive paths from `first`.
 /// Writes each lane's daily values path-major into `values` (only as many
 /// lanes as fit) and returns every lane's result.
@@ -282,7 +300,11 @@ fn simulate_lanes(
                 let (z2, z3) = box_muller_lanes(&x[2], &x[3]);
                 zb.copy_from_slice(&[z0, z1, z2, z3]);
             }
-            chol_matvec(&p.chol, &s.z, &mut s.r);
+            if c.factors == 0 {
+                chol_matvec(&p.chol, &s.z, &mut s.r);
+            } else {
+                factor_matvec(&p.chol, c.factors as usize, &s.z, &mut s.r);
+            }
             for (r, a) in s.r.iter_mut().zip(&p.assets) {
                 for l in 0..LANES {
                     r[l] = a.drift + a.vol * r[l] + jump[l];

@@ -130,6 +130,18 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
             ),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(k) = spec.factors
+        && k as usize > market.symbols.len()
+    {
+        return Err(ConfigError::invalid(
+            "stress.factors",
+            format!(
+                "must be at most the number of assets ({}), found {k}",
+                market.symbols.len()
+            ),
+        )
+        .into());
+    }
     Ok(Plan::new(spec, &market, job.seed, hist))
 }
 

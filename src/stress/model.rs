@@ -43,8 +43,8 @@ pub struct KernelConfig {
     pub block_days: u32,
     /// 1 = count daily values into the band histogram instead of writing them.
     pub band_histogram: u32,
-    /// Reserved.
-    pub pad1: u32,
+    /// Factor count of the correlated draws; 0 = full Cholesky.
+    pub factors: u32,
     /// Starting value.
     pub capital: f32,
     /// Starting cash, `capital * (1 - sum w)`.
@@ -114,7 +114,9 @@ pub struct Prepared {
     pub cfg: KernelConfig,
     /// Per-asset constants.
     pub assets: Vec<AssetParams>,
-    /// Lower Cholesky factor of C_s, packed by rows (row i starts at i(i+1)/2).
+    /// Lower Cholesky factor of C_s, packed by rows (row i starts at i(i+1)/2);
+    /// with `cfg.factors = k > 0`, the loadings `B` (`[n, k]`, row-major)
+    /// followed by the n residual scales (see [`factor_loadings`]).
     pub chol: Vec<f32>,
     /// Bootstrap table of daily log returns `[hist_days, n_assets]`, empty otherwise.
     pub hist: Vec<f32>,
@@ -145,29 +147,13 @@ impl Prepared {
                     .collect()
             })
             .collect();
-        // A convex mix of PSD matrices is PSD (validation repaired C), but a
-        // singular one (perfectly correlated assets) can fail in floating
-        // point: retry with a tiny ridge, and say so.
-        let l = cholesky(&cs)
-            .or_else(|| {
-                [1e-12, 1e-10, 1e-8, 1e-6].into_iter().find_map(|ridge| {
-                    let mut r = cs.clone();
-                    for (i, row) in r.iter_mut().enumerate() {
-                        row[i] += ridge;
-                    }
-                    let l = cholesky(&r)?;
-                    tracing::warn!(
-                        "scenario {}: shifted correlation is singular; factorized with a {ridge:e} ridge",
-                        scenario.name
-                    );
-                    Some(l)
-                })
-            })
-            .expect("a validated correlation matrix plus a 1e-6 ridge is positive definite");
-        let chol = (0..n)
-            .flat_map(|i| l[i][..=i].to_vec())
-            .map(|v| v as f32)
-            .collect();
+        let factors = spec.factors.map_or(0, |k| k.min(n as u32));
+        let chol = if factors > 0 {
+            let (b, s) = factor_loadings(&cs, factors as usize);
+            b.iter().flatten().chain(&s).map(|&v| v as f32).collect()
+        } else {
+            lower_cholesky(&cs, &scenario.name)
+        };
         let wsum: f64 = market
             .symbols
             .iter()
@@ -198,7 +184,7 @@ impl Prepared {
         let cfg = KernelConfig {
             n_assets: n as u32,
             horizon: spec.horizon,
-            blocks: n.div_ceil(4) as u32,
+            blocks: (n + factors as usize).div_ceil(4) as u32,
             scenario: index,
             key0: key[0],
             key1: key[1],
@@ -211,7 +197,7 @@ impl Prepared {
             hist_days,
             block_days: block_days.min(hist_days.max(1)),
             band_histogram: 0,
-            pad1: 0,
+            factors,
             capital: spec.capital as f32,
             cash0: (spec.capital * (1.0 - wsum)) as f32,
             shock_threshold: spec.shock_threshold as f32,
@@ -247,6 +233,67 @@ impl Prepared {
             ..self.cfg
         }
     }
+}
+
+/// Lower Cholesky factor of `cs` packed by rows, f32.
+fn lower_cholesky(cs: &[Vec<f64>], scenario: &str) -> Vec<f32> {
+    let n = cs.len();
+    // A convex mix of PSD matrices is PSD (validation repaired C), but a
+    // singular one (perfectly correlated assets) can fail in floating
+    // point: retry with a tiny ridge, and say so.
+    let l = cholesky(cs)
+            .or_else(|| {
+                [1e-12, 1e-10, 1e-8, 1e-6].into_iter().find_map(|ridge| {
+                    let mut r = cs.to_vec();
+                    for (i, row) in r.iter_mut().enumerate() {
+                        row[i] += ridge;
+                    }
+                    let l = cholesky(&r)?;
+                    tracing::warn!(
+                        "scenario {}: shifted correlation is singular; factorized with a {ridge:e} ridge",
+                        scenario
+                    );
+                    Some(l)
+                })
+            })
+            .expect("a validated correlation matrix plus a 1e-6 ridge is positive definite");
+    (0..n)
+        .flat_map(|i| l[i][..=i].to_vec())
+        .map(|v| v as f32)
+        .collect()
+}
+
+/// Statistical factor model of a correlation matrix: the top `k`
+/// eigenvectors scaled by the root of their eigenvalues as loadings `B`
+/// (`[n, k]`), and residual scales `s_i = sqrt(max(0, 1 - sum_j B_ij^2))` so
+/// every asset keeps unit variance. Draws are then `x = B f + s * e` with
+/// `k + n` independent normals: O(n k) per day instead of the Cholesky
+/// factor's O(n^2), and the implied correlation `B B^T + diag(s^2)` equals C
+/// when `k = n`.
+pub fn factor_loadings(cs: &[Vec<f64>], k: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
+    use linfa_linalg::eigh::{EigSort, Eigh};
+    let n = cs.len();
+    let m = ndarray::Array2::from_shape_fn((n, n), |(i, j)| cs[i][j]);
+    let (vals, vecs) = m
+        .eigh()
+        .expect("the symmetric eigen-solver converges on a correlation matrix")
+        .sort_eig_desc();
+    let b: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..k)
+                .map(|j| vecs[(i, j)] * vals[j].max(0.0).sqrt())
+                .collect()
+        })
+        .collect();
+    let s = b
+        .iter()
+        .map(|row| {
+            (1.0 - row.iter().map(|v| v * v).sum::<f64>())
+                .max(0.0)
+                .sqrt()
+        })
+        .collect();
+    (b, s)
 }
 
 #[cfg(test)]

@@ -132,8 +132,9 @@ fn one_asset_terminal_is_lognormal() {
     }
 }
 
-#[test]
-fn two_asset_returns_have_shifted_correlation() {
+/// Sample correlation and volatilities of two assets' one-day log returns
+/// (C = 0.5 shifted by 0.4 -> 0.7, vol x 1.5); `extra` goes in `[stress]`.
+fn two_asset_sample(extra: &str) -> (f64, f64, f64) {
     let base = |w: &str| {
         spec(&format!(
             r#"
@@ -141,6 +142,7 @@ fn two_asset_returns_have_shifted_correlation() {
 paths = 10000
 horizon = 1
 shock_threshold = 1.0
+{extra}
 [stress.market]
 symbols = ["A", "B"]
 mu = [0.0, 0.0]
@@ -160,16 +162,13 @@ vol_multiplier = 1.5
     // Same seed, scenario and paths: identical draws, so each one-asset book shows one asset's return.
     let ra = run_cpu(&plan(&base("A = 1.0"), 3, vec![]).prepared[0], 0..10_000);
     let rb = run_cpu(&plan(&base("B = 1.0"), 3, vec![]).prepared[0], 0..10_000);
-    let la: Vec<f64> = ra
-        .paths
-        .iter()
-        .map(|p| (f64::from(p.terminal) / 1e8).ln())
-        .collect();
-    let lb: Vec<f64> = rb
-        .paths
-        .iter()
-        .map(|p| (f64::from(p.terminal) / 1e8).ln())
-        .collect();
+    let logs = |r: &ChunkOut| -> Vec<f64> {
+        r.paths
+            .iter()
+            .map(|p| (f64::from(p.terminal) / 1e8).ln())
+            .collect()
+    };
+    let (la, lb) = (logs(&ra), logs(&rb));
     let n = la.len() as f64;
     let (ma, mb) = (la.iter().sum::<f64>() / n, lb.iter().sum::<f64>() / n);
     let cov: f64 = la
@@ -180,11 +179,55 @@ vol_multiplier = 1.5
         / n;
     let va: f64 = la.iter().map(|a| (a - ma).powi(2)).sum::<f64>() / n;
     let vb: f64 = lb.iter().map(|b| (b - mb).powi(2)).sum::<f64>() / n;
-    let corr = cov / (va * vb).sqrt();
+    (cov / (va * vb).sqrt(), va.sqrt(), vb.sqrt())
+}
+
+#[test]
+fn two_asset_returns_have_shifted_correlation() {
+    let (corr, sa, sb) = two_asset_sample("");
     let want = 0.6 * 0.5 + 0.4;
     // se of a sample correlation ~ (1 - rho^2) / sqrt(n) = 0.005.
     assert!((corr - want).abs() < 0.02, "corr {corr} vs {want}");
-    assert!((va.sqrt() - 0.015).abs() < 0.0005 && (vb.sqrt() - 0.03).abs() < 0.001);
+    assert!((sa - 0.015).abs() < 0.0005 && (sb - 0.03).abs() < 0.001);
+}
+
+#[test]
+fn one_factor_model_has_its_implied_correlation() {
+    // For C = [[1, r], [r, 1]] the top eigenvector is (1, 1)/sqrt(2) with
+    // eigenvalue 1 + r: one factor loads sqrt((1 + r) / 2) on both assets,
+    // so the implied correlation is (1 + r) / 2 = 0.85 for r = 0.7, and each
+    // asset keeps its own volatility through the residual.
+    let (corr, sa, sb) = two_asset_sample("factors = 1");
+    assert!((corr - 0.85).abs() < 0.02, "corr {corr} vs 0.85");
+    assert!((sa - 0.015).abs() < 0.0005 && (sb - 0.03).abs() < 0.001);
+    // With as many factors as assets the model is the matrix itself.
+    let (corr, _, _) = two_asset_sample("factors = 2");
+    assert!((corr - 0.7).abs() < 0.02, "corr {corr} vs 0.7");
+}
+
+#[test]
+fn factor_loadings_reproduce_the_matrix_at_full_rank() {
+    use super::model::factor_loadings;
+    let c = vec![
+        vec![1.0, 0.3, 0.2, 0.1],
+        vec![0.3, 1.0, 0.4, 0.2],
+        vec![0.2, 0.4, 1.0, 0.5],
+        vec![0.1, 0.2, 0.5, 1.0],
+    ];
+    for k in 1..=4 {
+        let (b, s) = factor_loadings(&c, k);
+        for i in 0..4 {
+            for j in 0..4 {
+                let mut v: f64 = (0..k).map(|f| b[i][f] * b[j][f]).sum();
+                if i == j {
+                    v += s[i] * s[i];
+                    assert!((v - 1.0).abs() < 1e-9, "k {k}: unit variance");
+                } else if k == 4 {
+                    assert!((v - c[i][j]).abs() < 1e-9, "k 4 reproduces C");
+                }
+            }
+        }
+    }
 }
 
 /// A bootstrap table of zero returns with one -10% day fires the rule on that day only.
@@ -444,6 +487,7 @@ fn gpu_paths_match_cpu() {
         "",
         "liquidation = \"haircut\"",
         "shock_measure = \"market\"",
+        "factors = 3",
     ] {
         let s = heavy(extra);
         let p = plan(&s, 21, vec![]);

@@ -85,6 +85,20 @@ fn bad_values_are_exit_2_naming_the_key() {
         ),
         "stress.liquidation",
     );
+    bad(
+        (
+            "shock_threshold = 0.03",
+            "shock_threshold = 0.03\nfactors = 4",
+        ),
+        "stress.factors",
+    );
+    bad(
+        (
+            "shock_threshold = 0.03",
+            "shock_threshold = 0.03\nfactors = 0",
+        ),
+        "stress.factors",
+    );
 }
 
 #[test]
