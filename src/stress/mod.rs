@@ -308,6 +308,10 @@ fn summary_json(
             "horizon": spec.horizon,
             "capital": spec.capital,
             "chunks": o.chunks,
+            "correlation_model": match spec.factors {
+                Some(k) => format!("{k}-factor model (top eigenvectors)"),
+                None => "full Cholesky".to_string(),
+            },
             "bands": if o.exact_bands {
                 "exact".to_string()
             } else {

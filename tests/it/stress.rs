@@ -151,6 +151,7 @@ fn writes_report_and_is_independent_of_threads() {
         "four presets by default"
     );
     assert_eq!(json["seed"], 5);
+    assert_eq!(json["stress"]["correlation_model"], "full Cholesky");
 }
 
 #[test]
