@@ -135,8 +135,25 @@ pub fn import_csv(args: &ImportArgs) -> Result<usize, DataError> {
         a[r].map(str::trim).filter(|s| !s.is_empty())
     }
     let mut rows: Vec<(String, i64, [f64; 5])> = Vec::with_capacity(df.height());
+    let mut columns: Vec<&[Option<&str>]> = vec![&ts];
+    columns.extend(
+        [&sym, &close, &o, &h, &l, &v]
+            .into_iter()
+            .flatten()
+            .map(Vec::as_slice),
+    );
     for r in 0..df.height() {
         let line = r + 2; // line 1 is the header
+        if columns.iter().all(|c| cell(c, r).is_none()) {
+            continue; // a blank line
+        }
+        if cell(close.as_deref().expect("required"), r).is_none() {
+            // Also what a line cut short before the close column looks like.
+            return Err(csv_err(
+                path,
+                format!("line {line}, column \"{}\": empty close", args.close_col),
+            ));
+        }
         let t = cell(&ts, r)
             .and_then(|s| parse_ts(s, args.format.as_deref(), &tz))
             .ok_or_else(|| {

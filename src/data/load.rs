@@ -344,7 +344,7 @@ impl Unit<'_> {
         let md = self.meta.metadata();
         self.groups
             .iter()
-            .map(|&g| md.row_group(g).num_rows() as u64)
+            .map(|&g| md.row_group(g).num_rows().max(0) as u64)
             .sum()
     }
 
@@ -458,6 +458,8 @@ trait Sink<T: Copy> {
     fn put_iter(&mut self, it: impl Iterator<Item = T>);
     /// Appends `n` copies of `v`.
     fn put_n(&mut self, v: T, n: usize);
+    /// How many more values fit.
+    fn room(&self) -> usize;
 }
 
 impl<T: Copy> Sink<T> for Vec<T> {
@@ -469,6 +471,9 @@ impl<T: Copy> Sink<T> for Vec<T> {
     }
     fn put_n(&mut self, v: T, n: usize) {
         self.resize(self.len() + n, v);
+    }
+    fn room(&self) -> usize {
+        usize::MAX
     }
 }
 
@@ -492,6 +497,9 @@ impl<T: Copy> Sink<T> for Region<'_, T> {
     fn put_n(&mut self, v: T, n: usize) {
         self.buf[self.len..self.len + n].fill(v);
         self.len += n;
+    }
+    fn room(&self) -> usize {
+        self.buf.len() - self.len
     }
 }
 
@@ -867,6 +875,13 @@ where
     for batch in reader {
         let batch = batch.map_err(|e| unreadable(path, e))?;
         let n = batch.num_rows();
+        if n > b.timestamp.room() {
+            // Only a corrupt file: its pages hold more rows than its metadata.
+            return Err(unreadable(
+                path,
+                "a row group holds more rows than the file's metadata says",
+            ));
+        }
         let positions: Option<Vec<u64>> = selected.as_ref().map(|s| {
             let s = s.lock().expect("not poisoned");
             s[pos as usize..pos as usize + n].to_vec()

@@ -309,7 +309,7 @@ fn summary_json(
             "capital": spec.capital,
             "chunks": o.chunks,
             "correlation_model": match spec.factors {
-                Some(k) => format!("{k}-factor model (top eigenvectors)"),
+                Some(k) => format!("{k}-factor model (top eigenvectors; parametric scenarios)"),
                 None => "full Cholesky".to_string(),
             },
             "bands": if o.exact_bands {

@@ -147,7 +147,11 @@ impl Prepared {
                     .collect()
             })
             .collect();
-        let factors = spec.factors.map_or(0, |k| k.min(n as u32));
+        // Bootstrap scenarios draw no normals: the factor model is moot there.
+        let factors = match scenario.kind {
+            ScenarioKind::Parametric => spec.factors.map_or(0, |k| k.min(n as u32)),
+            ScenarioKind::Bootstrap { .. } => 0,
+        };
         let chol = if factors > 0 {
             let (b, s) = factor_loadings(&cs, factors as usize);
             b.iter().flatten().chain(&s).map(|&v| v as f32).collect()

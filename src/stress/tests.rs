@@ -396,9 +396,12 @@ fn avx2_build_is_bit_identical() {
     if !std::arch::is_x86_feature_detected!("avx2") {
         eprintln!("no AVX2 on this CPU: both calls run the baseline build");
     }
-    let p = plan(&heavy(""), 11, vec![]);
     let mut liquidations = 0;
-    for prep in &p.prepared {
+    let (full, factor) = (
+        plan(&heavy(""), 11, vec![]),
+        plan(&heavy("factors = 2"), 11, vec![]),
+    );
+    for prep in full.prepared.iter().chain(&factor.prepared) {
         let h = prep.cfg.horizon as usize;
         let (mut s1, mut s2) = (Scratch::new(prep), Scratch::new(prep));
         for block in 0..16u64 {
