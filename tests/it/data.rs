@@ -492,46 +492,33 @@ fn csv_import_then_check() {
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["rows"], 3);
     assert_eq!(v["start"], "2020-01-02");
+    // Writes `name.csv` and imports it to `name.parquet`.
+    let import = |name: &str, body: &str| {
+        std::fs::write(dir.path().join(format!("{name}.csv")), body).unwrap();
+        let (csv, parquet) = (format!("{name}.csv"), format!("{name}.parquet"));
+        chloe(dir.path(), &["data", "import", &csv, "-o", &parquet])
+    };
     // A bad number names the line and column.
-    std::fs::write(
-        dir.path().join("bad.csv"),
+    let run = import(
+        "bad",
         "timestamp,symbol,close\n2020-01-02,A,1.0\n2020-01-03,A,abc\n",
-    )
-    .unwrap();
-    let run = chloe(
-        dir.path(),
-        &["data", "import", "bad.csv", "-o", "bad.parquet"],
     );
     assert_bad(&run, "line 3, column \"close\": not a number: \"abc\"");
     assert!(!dir.path().join("bad.parquet").exists());
     // A line cut short before the close is an error naming it; a blank line
     // is skipped without shifting later line numbers.
-    std::fs::write(
-        dir.path().join("short.csv"),
+    let run = import(
+        "short",
         "timestamp,symbol,close,volume\n2020-01-02,A,1.0,5\n\n2020-01-03,A\n",
-    )
-    .unwrap();
-    let run = chloe(
-        dir.path(),
-        &["data", "import", "short.csv", "-o", "short.parquet"],
     );
     assert_bad(&run, "line 4, column \"close\": empty close");
-    std::fs::write(
-        dir.path().join("blank.csv"),
+    let run = import(
+        "blank",
         "timestamp,symbol,close\n2020-01-02,A,1.0\n\n2020-01-03,A,1.5\n",
-    )
-    .unwrap();
-    let run = chloe(
-        dir.path(),
-        &["data", "import", "blank.csv", "-o", "blank.parquet"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     // An empty file (no header) is a clear exit-2 error too.
-    std::fs::write(dir.path().join("empty.csv"), "").unwrap();
-    let run = chloe(
-        dir.path(),
-        &["data", "import", "empty.csv", "-o", "empty.parquet"],
-    );
+    let run = import("empty", "");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(!dir.path().join("empty.parquet").exists());
 }
