@@ -173,33 +173,19 @@ pub fn read_bars(files: &[FileSource], sel: &Selection<'_>) -> Result<(Bars, Pro
     if units.iter().all(|u| !u.filtered(sel)) {
         return read_exact(&units, sel, files);
     }
-    let parts: Vec<(VecDest, Vec<String>, Problems)> = units
+    let (dests, named): (Vec<VecDest>, Vec<_>) = units
         .par_iter()
         .map(|u| {
-            let mut d = VecDest {
-                timestamp: Vec::new(),
-                symbol: Vec::new(),
-                open: Vec::new(),
-                high: Vec::new(),
-                low: Vec::new(),
-                close: Vec::new(),
-                volume: Vec::new(),
-                origin: Vec::new(),
-            };
-            let (names, problems) = read_unit(u, sel, &mut d)?;
-            Ok((d, names, problems))
+            let mut d = VecDest::default();
+            let named = read_unit(u, sel, &mut d)?;
+            Ok((d, named))
         })
-        .collect::<Result<_, DataError>>()?;
-    let mut problems = Problems::default();
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut symbols: Vec<String> = Vec::new();
+        .collect::<Result<Vec<_>, DataError>>()?
+        .into_iter()
+        .unzip();
+    let (symbols, maps, problems) = dataset_symbols(named);
     let mut bars = Bars::default();
-    for (d, names, p) in parts {
-        problems.merge(p);
-        let map: Vec<u32> = names
-            .iter()
-            .map(|s| intern(&mut ids, &mut symbols, s))
-            .collect();
+    for (d, map) in dests.iter().zip(&maps) {
         bars.symbol
             .extend(d.symbol.iter().map(|&s| map[s as usize]));
         bars.timestamp.extend_from_slice(&d.timestamp);
@@ -213,6 +199,26 @@ pub fn read_bars(files: &[FileSource], sel: &Selection<'_>) -> Result<(Bars, Pro
     bars.symbols = symbols;
     bars.files = files;
     Ok((bars, problems))
+}
+
+/// Joins the units' symbol names (in unit order) into dataset symbol ids:
+/// returns the names, one unit-local -> dataset id table per unit, and all
+/// problems.
+fn dataset_symbols(parts: Vec<(Vec<String>, Problems)>) -> (Vec<String>, Vec<Vec<u32>>, Problems) {
+    let mut problems = Problems::default();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut symbols: Vec<String> = Vec::new();
+    let maps = parts
+        .into_iter()
+        .map(|(names, p)| {
+            problems.merge(p);
+            names
+                .iter()
+                .map(|s| intern(&mut ids, &mut symbols, s))
+                .collect()
+        })
+        .collect();
+    (symbols, maps, problems)
 }
 
 /// Reads units whose row counts are known (no row filter) straight into
@@ -268,19 +274,7 @@ fn read_exact(
         .map(|(u, d)| read_unit(u, sel, d))
         .collect::<Result<_, _>>()?;
     let written: Vec<usize> = dests.iter().map(|d| d.timestamp.len).collect();
-    let mut problems = Problems::default();
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut symbols: Vec<String> = Vec::new();
-    let maps: Vec<Vec<u32>> = parts
-        .into_iter()
-        .map(|(names, p)| {
-            problems.merge(p);
-            names
-                .iter()
-                .map(|s| intern(&mut ids, &mut symbols, s))
-                .collect()
-        })
-        .collect();
+    let (symbols, maps, problems) = dataset_symbols(parts);
     // Unit-local symbol ids -> dataset ids.
     dests
         .par_iter_mut()
@@ -348,11 +342,15 @@ impl Unit<'_> {
             .sum()
     }
 
+    /// Whether the row filter tests symbols (a list is asked for and the
+    /// file has a symbol column).
+    fn filters_symbols(&self, sel: &Selection<'_>) -> bool {
+        matches!(sel.symbols, SymbolSelection::List(_)) && self.cols.symbol.is_some()
+    }
+
     /// Whether a row filter applies, so the row count is not known up front.
     fn filtered(&self, sel: &Selection<'_>) -> bool {
-        let by_symbol =
-            matches!(sel.symbols, SymbolSelection::List(_)) && self.cols.symbol.is_some();
-        by_symbol || sel.start.is_some() || sel.end.is_some()
+        self.filters_symbols(sel) || sel.start.is_some() || sel.end.is_some()
     }
 }
 
@@ -504,6 +502,7 @@ impl<T: Copy> Sink<T> for Region<'_, T> {
 }
 
 /// The eight row columns one unit writes.
+#[derive(Default)]
 struct Dest<A, B, C, D> {
     timestamp: A,
     symbol: B,
@@ -806,8 +805,7 @@ where
         .with_batch_size(64 * 1024);
     // Positions (among rows of the kept row groups) that pass the filter.
     let selected: Option<Arc<Mutex<Vec<u64>>>> = {
-        let filter_symbols =
-            matches!(sel.symbols, SymbolSelection::List(_)) && cols.symbol.is_some();
+        let filter_symbols = unit.filters_symbols(sel);
         if unit.filtered(sel) {
             let mut pred_roots = vec![cols.ts];
             pred_roots.extend(cols.symbol.filter(|_| filter_symbols));
