@@ -5,6 +5,8 @@
 //! compiler vectorises across paths while every lane performs exactly the
 //! operations one GPU invocation performs, in the same order. Loop order:
 //! day -> (jump draw, normals) -> asset -> Cholesky row, as in `simulate`.
+//! On x86-64 CPUs with AVX2 the same kernel runs as `avx2::simulate`,
+//! written with explicit vectors and bit-identical to this one.
 
 use std::ops::Range;
 
@@ -17,7 +19,11 @@ use super::{
 };
 
 /// Paths simulated together in one block.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
+
+/// Lanes of the portable kernel: a block runs as two halves (16 lanes of
+/// arrays were measured slower there, from register pressure).
+const HALF: usize = 8;
 
 /// rayon over path blocks; results do not depend on the thread count.
 #[derive(Debug, Default, Clone)]
@@ -76,8 +82,8 @@ pub fn run_cpu_with(p: &Prepared, paths: Range<u64>, kernel: Kernel) -> ChunkOut
     }
 }
 
-/// One value per lane.
-type Lanes<T> = [T; LANES];
+/// One value per lane of the portable kernel.
+type Lanes<T> = [T; HALF];
 
 /// Per-thread working memory for one block of lanes.
 pub struct Scratch {
@@ -85,6 +91,8 @@ pub struct Scratch {
     z: Vec<Lanes<f32>>,
     r: Vec<Lanes<f32>>,
     lane_values: Vec<Lanes<f32>>,
+    #[cfg(target_arch = "x86_64")]
+    wide: super::avx2::Wide,
 }
 
 impl Scratch {
@@ -92,10 +100,12 @@ impl Scratch {
     pub fn new(p: &Prepared) -> Self {
         let n = p.cfg.n_assets as usize;
         Self {
-            h: vec![[0.0; LANES]; n],
-            z: vec![[0.0; LANES]; 4 * p.cfg.blocks as usize],
-            r: vec![[0.0; LANES]; n],
-            lane_values: vec![[0.0; LANES]; p.cfg.horizon as usize],
+            h: vec![[0.0; HALF]; n],
+            z: vec![[0.0; HALF]; 4 * p.cfg.blocks as usize],
+            r: vec![[0.0; HALF]; n],
+            lane_values: vec![[0.0; HALF]; p.cfg.horizon as usize],
+            #[cfg(target_arch = "x86_64")]
+            wide: super::avx2::Wide::new(p),
         }
     }
 }
@@ -109,8 +119,8 @@ impl Scratch {
 /// `imul`s.
 #[inline(always)]
 fn philox_lanes(draw: u32, path: &Lanes<u64>, scenario: u32, key: [u32; 2]) -> [Lanes<u32>; 4] {
-    let mut out = [[0u32; LANES]; 4];
-    for l in 0..LANES {
+    let mut out = [[0u32; HALF]; 4];
+    for l in 0..HALF {
         let x = philox4x32_10(counter(draw, path[l], scenario), key);
         for (o, x) in out.iter_mut().zip(x) {
             o[l] = x;
@@ -122,9 +132,9 @@ fn philox_lanes(draw: u32, path: &Lanes<u64>, scenario: u32, key: [u32; 2]) -> [
 /// `box_muller` lane by lane.
 #[inline(always)]
 fn box_muller_lanes(a: &Lanes<u32>, b: &Lanes<u32>) -> (Lanes<f32>, Lanes<f32>) {
-    let mut z0 = [0.0f32; LANES];
-    let mut z1 = [0.0f32; LANES];
-    for l in 0..LANES {
+    let mut z0 = [0.0f32; HALF];
+    let mut z1 = [0.0f32; HALF];
+    for l in 0..HALF {
         (z0[l], z1[l]) = box_muller(a[l], b[l]);
     }
     (z0, z1)
@@ -133,8 +143,8 @@ fn box_muller_lanes(a: &Lanes<u32>, b: &Lanes<u32>) -> (Lanes<f32>, Lanes<f32>) 
 /// `exp_f32` lane by lane.
 #[inline(always)]
 fn exp_lanes(x: &Lanes<f32>) -> Lanes<f32> {
-    let mut g = [0.0f32; LANES];
-    for l in 0..LANES {
+    let mut g = [0.0f32; HALF];
+    for l in 0..HALF {
         g[l] = exp_f32(x[l]);
     }
     g
@@ -144,7 +154,7 @@ fn exp_lanes(x: &Lanes<f32>) -> Lanes<f32> {
 #[inline(always)]
 fn dot_row(row: &[f32], z: &[Lanes<f32>], acc: &mut Lanes<f32>) {
     for (lij, zj) in row.iter().zip(z) {
-        for l in 0..LANES {
+        for l in 0..HALF {
             acc[l] += lij * zj[l];
         }
     }
@@ -164,9 +174,9 @@ fn chol_matvec(chol: &[f32], z: &[Lanes<f32>], out: &mut [Lanes<f32>]) {
         let (r1, rest) = rest.split_at(i0 + 2);
         let (r2, rest) = rest.split_at(i0 + 3);
         let r3 = &rest[..i0 + 4];
-        let mut a = [[0.0f32; LANES]; 4];
+        let mut a = [[0.0f32; HALF]; 4];
         for ((((l0, l1), l2), l3), zj) in r0.iter().zip(r1).zip(r2).zip(r3).zip(&z[..=i0]) {
-            for l in 0..LANES {
+            for l in 0..HALF {
                 a[0][l] += l0 * zj[l];
                 a[1][l] += l1 * zj[l];
                 a[2][l] += l2 * zj[l];
@@ -182,7 +192,7 @@ fn chol_matvec(chol: &[f32], z: &[Lanes<f32>], out: &mut [Lanes<f32>]) {
         i0 += 4;
     }
     for i in i0..n {
-        let mut a = [0.0f32; LANES];
+        let mut a = [0.0f32; HALF];
         dot_row(&chol[o..=o + i], z, &mut a);
         out[i] = a;
         o += i + 1;
@@ -197,10 +207,10 @@ fn factor_matvec(load: &[f32], k: usize, z: &[Lanes<f32>], out: &mut [Lanes<f32>
     let n = out.len();
     let (b, s) = load.split_at(n * k);
     for (i, o) in out.iter_mut().enumerate() {
-        let mut a = [0.0f32; LANES];
+        let mut a = [0.0f32; HALF];
         dot_row(&b[i * k..(i + 1) * k], z, &mut a);
         let e = &z[k + i];
-        for l in 0..LANES {
+        for l in 0..HALF {
             a[l] += s[i] * e[l];
         }
         *o = a;
@@ -216,41 +226,34 @@ fn factor_matvec(load: &[f32], k: usize, z: &[Lanes<f32>], out: &mut [Lanes<f32>
 /// holdings), which reorders work between assets and lanes but never the
 /// operations one lane performs on one value.
 ///
-/// Runs the AVX2 build of the same code when the CPU has it (8 lanes per
-/// instruction instead of 4). Without FMA contraction (Rust never contracts)
-/// every IEEE operation rounds the same at any vector width, so both builds
-/// give bit-identical results; `tests::avx2_build_is_bit_identical` checks it.
+/// Runs `avx2::simulate`, the same kernel written with AVX2 vectors, when
+/// the CPU has AVX2. Without FMA contraction (Rust never contracts) every
+/// IEEE operation rounds the same at any vector width, so both give
+/// bit-identical results; `tests::avx2_build_is_bit_identical` checks it.
 pub fn simulate(p: &Prepared, first: u64, s: &mut Scratch, values: &mut [f32]) -> [PathOut; LANES] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked on the line above), the only
         // requirement of calling a `#[target_feature(enable = "avx2")]` function.
         #[allow(unsafe_code)]
-        return unsafe { simulate_avx2(p, first, s, values) };
+        return unsafe { super::avx2::simulate(p, first, &mut s.wide, values) };
     }
     simulate_portable(p, first, s, values)
 }
 
-/// [`simulate`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn simulate_avx2(
-    p: &Prepared,
-    first: u64,
-    s: &mut Scratch,
-    values: &mut [f32],
-) -> [PathOut; LANES] {
-    simulate_lanes(p, first, s, values)
-}
-
-/// [`simulate`] for the baseline target of the build.
+/// [`simulate`] for the baseline target of the build: the block as two
+/// halves of [`HALF`] lanes.
 pub fn simulate_portable(
     p: &Prepared,
     first: u64,
     s: &mut Scratch,
     values: &mut [f32],
 ) -> [PathOut; LANES] {
-    simulate_lanes(p, first, s, values)
+    let split = values.len().min(HALF * p.cfg.horizon as usize);
+    let (v0, v1) = values.split_at_mut(split);
+    let a = simulate_lanes(p, first, s, v0);
+    let b = simulate_lanes(p, first + HALF as u64, s, v1);
+    std::array::from_fn(|l| if l < HALF { a[l] } else { b[l - HALF] })
 }
 
 /// The body of [`simulate`], inlined into each build.
@@ -260,36 +263,36 @@ fn simulate_lanes(
     first: u64,
     s: &mut Scratch,
     values: &mut [f32],
-) -> [PathOut; LANES] {
+) -> [PathOut; HALF] {
     let c = &p.cfg;
     let n = c.n_assets as usize;
     let nb = c.blocks;
     let key = [c.key0, c.key1];
     let path: Lanes<u64> = std::array::from_fn(|l| first + l as u64);
     for (h, a) in s.h.iter_mut().zip(&p.assets) {
-        *h = [a.h0; LANES];
+        *h = [a.h0; HALF];
     }
-    let mut cash = [c.cash0; LANES];
-    let mut vprev = [c.capital; LANES];
-    let mut peak = [c.capital; LANES];
-    let mut max_dd = [0.0f32; LANES];
-    let mut liq_cost = [0.0f32; LANES];
-    let mut liqs = [0u32; LANES];
-    let mut breach = [-1i32; LANES];
-    let mut bstart = [0u32; LANES];
+    let mut cash = [c.cash0; HALF];
+    let mut vprev = [c.capital; HALF];
+    let mut peak = [c.capital; HALF];
+    let mut max_dd = [0.0f32; HALF];
+    let mut liq_cost = [0.0f32; HALF];
+    let mut liqs = [0u32; HALF];
+    let mut breach = [-1i32; HALF];
+    let mut bstart = [0u32; HALF];
     for t in 0..c.horizon {
         let base = t * (nb + 1);
         let x = philox_lanes(base + nb, &path, c.scenario, key);
         // The jump normal is drawn for every lane and kept where the jump fires.
         let (zj, _) = box_muller_lanes(&x[2], &x[3]);
-        let mut jump = [0.0f32; LANES];
-        for l in 0..LANES {
+        let mut jump = [0.0f32; HALF];
+        for l in 0..HALF {
             if uniform(x[0][l]) < c.jump_p {
                 jump[l] = c.jump_mean + c.jump_std * zj[l];
             }
         }
         if c.kind == 1 && t % c.block_days == 0 {
-            for l in 0..LANES {
+            for l in 0..HALF {
                 bstart[l] = x[1][l] % (c.hist_days - c.block_days + 1);
             }
         }
@@ -306,24 +309,24 @@ fn simulate_lanes(
                 factor_matvec(&p.chol, c.factors as usize, &s.z, &mut s.r);
             }
             for (r, a) in s.r.iter_mut().zip(&p.assets) {
-                for l in 0..LANES {
+                for l in 0..HALF {
                     r[l] = a.drift + a.vol * r[l] + jump[l];
                 }
             }
         } else {
             for (i, r) in s.r.iter_mut().enumerate() {
-                for l in 0..LANES {
+                for l in 0..HALF {
                     let d = (bstart[l] + t % c.block_days) as usize;
                     r[l] = p.hist[d * n + i] + jump[l];
                 }
             }
         }
-        let mut sum = [0.0f32; LANES];
-        let mut gross = [0.0f32; LANES];
-        let mut mkt = [0.0f32; LANES];
+        let mut sum = [0.0f32; HALF];
+        let mut gross = [0.0f32; HALF];
+        let mut mkt = [0.0f32; HALF];
         for (h, r) in s.h.iter_mut().zip(&s.r) {
             let g = exp_lanes(r);
-            for l in 0..LANES {
+            for l in 0..HALF {
                 let g = g[l];
                 h[l] *= g;
                 sum[l] += h[l];
@@ -331,7 +334,7 @@ fn simulate_lanes(
                 mkt[l] += g - 1.0;
             }
         }
-        for l in 0..LANES {
+        for l in 0..HALF {
             let mut v = sum[l] + cash[l];
             let shock = if c.shock_market == 1 {
                 (mkt[l] * c.inv_n).abs() > c.shock_threshold
@@ -339,20 +342,7 @@ fn simulate_lanes(
                 (v - vprev[l]).abs() > c.shock_threshold * vprev[l]
             };
             if shock && v > 0.0 && gross[l] > c.concentration_limit * v {
-                let mut cost = 0.0f32;
-                if c.liquidation == 0 {
-                    for (h, a) in s.h.iter_mut().zip(&p.assets) {
-                        let dh = c.deleverage_fraction * h[l];
-                        let q = dh.abs();
-                        let ci = q * (a.half_spread + a.impact * q.sqrt());
-                        h[l] -= dh;
-                        cash[l] += dh - ci;
-                        cost += ci;
-                    }
-                } else {
-                    cost = v * c.haircut;
-                    cash[l] -= cost;
-                }
+                let cost = liquidate(p, s.h.iter_mut().map(|h| &mut h[l]), &mut cash[l], v);
                 v -= cost;
                 liqs[l] += 1;
                 liq_cost[l] += cost;
@@ -380,4 +370,32 @@ fn simulate_lanes(
         breach_day: breach[l],
         pad: [0; 3],
     })
+}
+
+/// One path's forced liquidation on a shock day (`v` its value before it):
+/// deleveraging cuts every holding, or the haircut rule takes a share of
+/// `v`. Proceeds less costs go to `cash`; returns the cost.
+#[inline(always)]
+pub(super) fn liquidate<'a>(
+    p: &Prepared,
+    holdings: impl Iterator<Item = &'a mut f32>,
+    cash: &mut f32,
+    v: f32,
+) -> f32 {
+    let c = &p.cfg;
+    if c.liquidation != 0 {
+        let cost = v * c.haircut;
+        *cash -= cost;
+        return cost;
+    }
+    let mut cost = 0.0f32;
+    for (h, a) in holdings.zip(&p.assets) {
+        let dh = c.deleverage_fraction * *h;
+        let q = dh.abs();
+        let ci = q * (a.half_spread + a.impact * q.sqrt());
+        *h -= dh;
+        *cash += dh - ci;
+        cost += ci;
+    }
+    cost
 }

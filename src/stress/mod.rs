@@ -4,6 +4,8 @@
 //! `cpu` and `gpu` run the same kernel (`shaders/stress.wgsl`); `engine` runs
 //! chunks of paths and reduces them with `summary`; `report` writes the files.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 pub mod cpu;
 pub mod engine;
 pub mod estimate;

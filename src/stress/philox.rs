@@ -8,8 +8,8 @@
 //! a 1e-4 per-path parity bound.
 
 /// Philox multipliers and Weyl key increments.
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
+pub(super) const M0: u32 = 0xD251_1F53;
+pub(super) const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
@@ -23,17 +23,24 @@ fn mulhilo(a: u32, b: u32) -> (u32, u32) {
 #[inline(always)]
 pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut c = ctr;
-    let mut k = key;
-    for round in 0..10 {
-        if round > 0 {
-            k[0] = k[0].wrapping_add(W0);
-            k[1] = k[1].wrapping_add(W1);
-        }
+    for k in round_keys(key) {
         let (hi0, lo0) = mulhilo(M0, c[0]);
         let (hi1, lo1) = mulhilo(M1, c[2]);
         c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
     }
     c
+}
+
+/// The key of each of the ten rounds: `key` bumped by the Weyl increments.
+#[inline(always)]
+pub fn round_keys(key: [u32; 2]) -> [[u32; 2]; 10] {
+    let mut k = key;
+    std::array::from_fn(|round| {
+        if round > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        k
+    })
 }
 
 /// The 64-bit job seed as the Philox key.
@@ -69,7 +76,7 @@ pub fn box_muller(a: u32, b: u32) -> (f32, f32) {
 
 /// 1.5 * 2^23: adding it to a float with |x| < 2^22 rounds x to an integer,
 /// which then sits in the low mantissa bits.
-const ROUND: f32 = 12_582_912.0;
+pub(super) const ROUND: f32 = 12_582_912.0;
 
 /// `x.floor()` for |x| < 2^22 (every call site), from float adds and a
 /// compare only: on the baseline x86-64 target (SSE2, no `roundps`)

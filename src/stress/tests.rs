@@ -387,41 +387,84 @@ fn thread_count_does_not_change_paths() {
     assert_eq!(a.values, b.values);
 }
 
+/// `n` assets with equal pairwise correlation 0.2 and a mixed long/short book.
+fn many(n: usize, extra: &str) -> StressSpec {
+    let list = |f: &dyn Fn(usize) -> f64| {
+        let v: Vec<String> = (0..n).map(|i| format!("{:e}", f(i))).collect();
+        v.join(", ")
+    };
+    let corr: Vec<String> = (0..n)
+        .map(|i| {
+            let row: Vec<&str> = (0..n).map(|j| if i == j { "1.0" } else { "0.2" }).collect();
+            format!("[{}]", row.join(", "))
+        })
+        .collect();
+    let syms: Vec<String> = (0..n).map(|i| format!("\"S{i}\"")).collect();
+    let weights: Vec<String> = (0..n)
+        .map(|i| format!("S{i} = {}", if i % 4 == 3 { -0.1 } else { 1.6 / n as f64 }))
+        .collect();
+    spec(&format!(
+        "[stress]\npaths = 100\nhorizon = 30\nshock_threshold = 0.015\n{extra}\n[stress.market]\nsymbols = [{}]\nmu = [{}]\nsigma = [{}]\nadv = [{}]\nspread = [{}]\ncorrelation = [{}]\n[stress.portfolio]\nweights = {{ {} }}\n[[stress.scenarios]]\nname = \"crash\"\npreset = \"flash_crash\"\n",
+        syms.join(", "),
+        list(&|i| 0.0001 * (i % 3) as f64),
+        list(&|i| 0.01 + 0.003 * i as f64),
+        list(&|i| 2e7 * (1 + i) as f64),
+        list(&|i| 0.0004 + 0.0001 * i as f64),
+        corr.join(", "),
+        weights.join(", "),
+    ))
+}
+
 #[test]
 fn avx2_build_is_bit_identical() {
-    use super::cpu::{LANES, Scratch, simulate, simulate_portable};
-    // `simulate` takes the AVX2 build on CPUs that have it; it must agree
+    use super::cpu::{run_cpu_with, simulate, simulate_portable};
+    // `simulate` takes the AVX2 kernel on CPUs that have it; it must agree
     // bit for bit with the baseline build on every path and every day.
     #[cfg(target_arch = "x86_64")]
     if !std::arch::is_x86_feature_detected!("avx2") {
         eprintln!("no AVX2 on this CPU: both calls run the baseline build");
     }
-    let mut liquidations = 0;
-    let (full, factor) = (
-        plan(&heavy(""), 11, vec![]),
-        plan(&heavy("factors = 2"), 11, vec![]),
-    );
-    for prep in full.prepared.iter().chain(&factor.prepared) {
-        let h = prep.cfg.horizon as usize;
-        let (mut s1, mut s2) = (Scratch::new(prep), Scratch::new(prep));
-        for block in 0..16u64 {
-            let (mut v1, mut v2) = (vec![0.0f32; LANES * h], vec![0.0f32; LANES * h]);
-            let a = simulate(prep, block * LANES as u64, &mut s1, &mut v1);
-            let b = simulate_portable(prep, block * LANES as u64, &mut s2, &mut v2);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&v1), bits(&v2));
-            for (x, y) in a.iter().zip(&b) {
-                assert_eq!(x.terminal.to_bits(), y.terminal.to_bits());
-                assert_eq!(x.max_drawdown.to_bits(), y.max_drawdown.to_bits());
-                assert_eq!(x.liquidation_cost.to_bits(), y.liquidation_cost.to_bits());
-                assert_eq!(
-                    (x.liquidations, x.breach_day),
-                    (y.liquidations, y.breach_day)
-                );
-                liquidations += x.liquidations;
-            }
-        }
+    let table: Vec<f32> = (0..60)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.01)
+        .collect();
+    let boot = spec(&format!(
+        "{TWO}\n[[stress.scenarios]]\nname = \"boot\"\nkind = \"bootstrap\"\nblock_days = 5"
+    ));
+    let mut plans = vec![plan(&boot, 5, vec![table])];
+    for extra in [
+        "",
+        "liquidation = \"haircut\"",
+        "shock_measure = \"market\"",
+        "factors = 2",
+    ] {
+        plans.push(plan(&heavy(extra), 11, vec![]));
     }
+    for (n, extra) in [(11, ""), (14, ""), (13, "factors = 3")] {
+        plans.push(plan(&many(n, extra), 3, vec![]));
+    }
+    let mut liquidations = 0;
+    let mut cases = 0;
+    for prep in plans.iter().flat_map(|p| &p.prepared) {
+        // 250 paths: the last block is cut short, and the path's high
+        // counter word changes inside a block.
+        let range = (1u64 << 32) - 21..(1u64 << 32) + 229;
+        let a = run_cpu_with(prep, range.clone(), simulate);
+        let b = run_cpu_with(prep, range, simulate_portable);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.values), bits(&b.values), "daily values");
+        for (x, y) in a.paths.iter().zip(&b.paths) {
+            assert_eq!(x.terminal.to_bits(), y.terminal.to_bits());
+            assert_eq!(x.max_drawdown.to_bits(), y.max_drawdown.to_bits());
+            assert_eq!(x.liquidation_cost.to_bits(), y.liquidation_cost.to_bits());
+            assert_eq!(
+                (x.liquidations, x.breach_day),
+                (y.liquidations, y.breach_day)
+            );
+            liquidations += x.liquidations;
+        }
+        cases += 1;
+    }
+    assert_eq!(cases, 1 + 4 * 3 + 3);
     assert!(liquidations > 0, "the scenarios must exercise deleveraging");
 }
 
