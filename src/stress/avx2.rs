@@ -449,30 +449,33 @@ fn normals(path: &PathWords, base: u32, scenario: u32, rk: &[[u32; 2]; 10], z: &
 }
 
 /// Holdings through the day's log returns `r`: `h *= e^r`; returns the
-/// sums of `h`, of `|h|` and (with `market`) of `e^r - 1`, added in asset order.
+/// sums of `h`, of `|h|` and (with `market`) of `e^r - 1`, added in asset
+/// order. `r` is left holding `e^r`.
+///
+/// All the exps are taken first: they are independent, so the CPU overlaps
+/// their long dependency chains, which it could not while each waited for
+/// the serial sums between them.
 #[inline(never)]
 #[target_feature(enable = "avx2")]
-fn grow(h: &mut [Lanes], r: &[Lanes], market: bool) -> [Lanes; 3] {
+fn grow(h: &mut [Lanes], r: &mut [Lanes], market: bool) -> [Lanes; 3] {
+    let mut pairs = r.chunks_exact_mut(2);
+    for r in &mut pairs {
+        let g = exp([r[0][0], r[0][1], r[1][0], r[1][1]]);
+        r.copy_from_slice(&[[g[0], g[1]], [g[2], g[3]]]);
+    }
+    for r in pairs.into_remainder() {
+        *r = exp(*r);
+    }
     let zero = [_mm256_setzero_ps(); V];
     let (mut sum, mut gross, mut mkt) = (zero, zero, zero);
     let abs_mask = splat(f32::from_bits(0x7fff_ffff));
-    let mut book = |h: &mut Lanes, g: Lanes| {
-        *h = mul(*h, g);
+    for (h, g) in h.iter_mut().zip(r.iter()) {
+        *h = mul(*h, *g);
         sum = add(sum, *h);
         gross = add(gross, h.map(|h| _mm256_and_ps(h, abs_mask)));
         if market {
-            mkt = add(mkt, addc(g, -1.0));
+            mkt = add(mkt, addc(*g, -1.0));
         }
-    };
-    let mut hs = h.chunks_exact_mut(2);
-    let mut rs = r.chunks_exact(2);
-    for (h, r) in (&mut hs).zip(&mut rs) {
-        let g = exp([r[0][0], r[0][1], r[1][0], r[1][1]]);
-        book(&mut h[0], [g[0], g[1]]);
-        book(&mut h[1], [g[2], g[3]]);
-    }
-    for (h, r) in hs.into_remainder().iter_mut().zip(rs.remainder()) {
-        book(h, exp(*r));
     }
     [sum, gross, mkt]
 }
@@ -549,7 +552,7 @@ pub fn simulate(p: &Prepared, first: u64, w: &mut Wide, values: &mut [f32]) -> [
                 *r = bytemuck::cast(v);
             }
         }
-        let [sum, gross, mkt] = grow(&mut w.h, &w.r, c.shock_market == 1);
+        let [sum, gross, mkt] = grow(&mut w.h, &mut w.r, c.shock_market == 1);
         let abs_mask = splat(f32::from_bits(0x7fff_ffff));
         let mut v = add(sum, cash);
         let shock: Lanes = if c.shock_market == 1 {
