@@ -77,6 +77,43 @@ fn numpy_seconds() -> Option<f64> {
     text.lines().last()?.trim().parse().ok()
 }
 
+/// Lane operations per path-day of the 50-asset workload, counted in
+/// BENCHMARKS.md ("Compute floor").
+const OPS_PER_PATH_DAY: f64 = 8_650.0;
+
+/// Peak f32 lane operations per nanosecond of one core: twelve independent
+/// multiply-then-add chains of 8 lanes (no FMA, like the kernel).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn peak_lane_ops_per_ns_avx2() -> f64 {
+    let m = black_box([0.999_999f32; 8]);
+    let c = black_box([1e-7f32; 8]);
+    let mut acc: [[f32; 8]; 12] = std::array::from_fn(|i| [black_box(i as f32); 8]);
+    let rounds = 20_000_000u64;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for a in acc.iter_mut() {
+            for l in 0..8 {
+                a[l] = a[l] * m[l] + c[l];
+            }
+        }
+    }
+    black_box(acc);
+    (rounds * 12 * 8 * 2) as f64 / t.elapsed().as_nanos() as f64
+}
+
+/// [`peak_lane_ops_per_ns_avx2`] when the CPU has AVX2.
+fn peak_lane_ops_per_ns() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked on the line above), the only
+        // requirement of a `#[target_feature(enable = "avx2")]` function.
+        #[allow(unsafe_code)]
+        return Some(unsafe { peak_lane_ops_per_ns_avx2() });
+    }
+    None
+}
+
 fn main() {
     let spec = JobSpec::from_str(&job(), Path::new("bench.toml")).expect("bench job");
     let s = spec.stress.expect("stress");
@@ -132,6 +169,14 @@ fn main() {
         "500 assets, 1,000 paths x {DAYS} days: full Cholesky {full:.3} s, 20 factors {factor:.3} s ({:.1}x)",
         full / factor
     );
+    if let Some(peak) = peak_lane_ops_per_ns() {
+        let cores = rayon::current_num_threads() as f64;
+        let floor = path_days * OPS_PER_PATH_DAY / (peak * 1e9 * cores);
+        eprintln!(
+            "compute floor: {floor:.4} s ({OPS_PER_PATH_DAY} lane-ops per path-day at the measured peak of {peak:.1} lane-ops/ns per core, {cores} cores); chloe is {:.2}x the floor",
+            best / floor
+        );
+    }
     if let Some(np) = numpy {
         eprintln!("numpy: {np:.4} s best of 3; speedup {:.1}x", np / best);
     }
