@@ -217,7 +217,7 @@ fn factor_matvec(load: &[f32], k: usize, z: &[Lanes<f32>], out: &mut [Lanes<f32>
     }
 }
 
-/// Mirrors `simulate` in `shaders/stress.wgsl` for `LANES` consecutive paths from `first`.
+/// Mirrors `simulate` in `shaders/stress.wgsl` for [`LANES`] consecutive paths from `first`.
 /// Writes each lane's daily values path-major into `values` (only as many
 /// lanes as fit) and returns every lane's result.
 ///
@@ -256,8 +256,7 @@ pub fn simulate_portable(
     std::array::from_fn(|l| if l < HALF { a[l] } else { b[l - HALF] })
 }
 
-/// The body of [`simulate`], inlined into each build.
-#[inline(always)]
+/// The portable kernel for [`HALF`] consecutive paths from `first`.
 fn simulate_lanes(
     p: &Prepared,
     first: u64,
