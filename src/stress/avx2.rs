@@ -39,12 +39,17 @@ type I = __m256i;
 
 /// Vectors per block of [`LANES`] paths.
 const V: usize = LANES / 8;
+// Box-Muller and exp pair up the two vectors of a block by hand.
+const _: () = assert!(V == 2);
 
 /// One vector per group of 8 lanes.
 type Lanes = [F; V];
 
 /// Per-thread working memory of [`simulate`].
 pub struct Wide {
+    /// What the buffers were sized for: assets, Philox blocks per day,
+    /// horizon, kind, factors.
+    shape: [u32; 5],
     /// The Cholesky factor in quads of rows (see [`quad_layout`]).
     quads: Vec<[f32; 4]>,
     h: Vec<Lanes>,
@@ -57,8 +62,10 @@ impl Wide {
     /// Working memory sized for `p`.
     pub fn new(p: &Prepared) -> Self {
         let zero = [bytemuck::Zeroable::zeroed(); V];
-        let full = p.cfg.kind == 0 && p.cfg.factors == 0;
+        let c = &p.cfg;
+        let full = c.kind == 0 && c.factors == 0;
         Self {
+            shape: [c.n_assets, c.blocks, c.horizon, c.kind, c.factors],
             quads: if full {
                 quad_layout(&p.chol, p.cfg.n_assets as usize)
             } else {
@@ -154,7 +161,8 @@ fn floor<const N: usize>(x: [F; N]) -> [F; N] {
     })
 }
 
-/// `philox::ln_f32` on every lane.
+/// `philox::ln_f32` on every lane, for x > 0 (the exponent field is read
+/// without masking the sign bit).
 #[inline]
 #[target_feature(enable = "avx2")]
 fn ln<const N: usize>(x: [F; N]) -> [F; N] {
@@ -227,7 +235,7 @@ fn exp<const N: usize>(x: [F; N]) -> [F; N] {
 ///
 /// The quadrant `k = floor(4u + 1/2)` comes from the integer `m = b >> 8`
 /// (`u = m / 2^24`) as `(m + 2^21) >> 22`, the same value the float
-/// expression gives: `4u + 1/2` is exact below 4 and on [4, 4.5) can only
+/// expression gives: `4u + 1/2` is exact below 4 and on [4, 4.5] can only
 /// round within it.
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -491,6 +499,11 @@ fn lanes_f(x: Lanes) -> [f32; LANES] {
 #[target_feature(enable = "avx2")]
 pub fn simulate(p: &Prepared, first: u64, w: &mut Wide, values: &mut [f32]) -> [PathOut; LANES] {
     let c = &p.cfg;
+    assert_eq!(
+        w.shape,
+        [c.n_assets, c.blocks, c.horizon, c.kind, c.factors],
+        "working memory made for another scenario"
+    );
     let n = c.n_assets as usize;
     let nb = c.blocks;
     let rk = round_keys([c.key0, c.key1]);
@@ -591,7 +604,9 @@ pub fn simulate(p: &Prepared, first: u64, w: &mut Wide, values: &mut [f32]) -> [
             cash = bytemuck::cast(cs);
         }
         // `_mm256_max_ps` returns its second operand when either is NaN,
-        // which keeps `f32::max`'s choice of the non-NaN value.
+        // which is `f32::max`'s choice of the non-NaN value as long as
+        // `peak` is not NaN: it starts at capital (> 0) and only ever takes
+        // this max. The same holds for `max_dd` (starts at 0).
         peak = std::array::from_fn(|i| _mm256_max_ps(v[i], peak[i]));
         let dd: Lanes =
             std::array::from_fn(|i| _mm256_div_ps(_mm256_sub_ps(peak[i], v[i]), peak[i]));
@@ -622,4 +637,76 @@ pub fn simulate(p: &Prepared, first: u64, w: &mut Wide, values: &mut [f32]) -> [
         breach_day: breach[l],
         pad: [0; 3],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stress::philox;
+
+    /// Box-Muller reads the top 24 bits of each word: `ln` and `sincos_2pi`
+    /// against the scalar math on all 2^24 of them, with varying low bits.
+    #[target_feature(enable = "avx2")]
+    fn check_ln_and_sincos() {
+        for m in (0..1u32 << 24).step_by(8) {
+            let words: [u32; 8] = std::array::from_fn(|l| (m + l as u32) << 8 | (m & 0xff));
+            let w: I = bytemuck::cast(words);
+            let r: [f32; 8] = bytemuck::cast(ln(uniform([w], true)));
+            let (s, c) = sincos_2pi([w]);
+            let (s, c): ([f32; 8], [f32; 8]) = (bytemuck::cast(s), bytemuck::cast(c));
+            for (l, &x) in words.iter().enumerate() {
+                let want_r = philox::ln_f32(philox::uniform_open0(x));
+                let (want_s, want_c) = philox::sincos_2pi(philox::uniform(x));
+                assert_eq!(r[l].to_bits(), want_r.to_bits(), "ln, word {x:#x}");
+                assert_eq!(s[l].to_bits(), want_s.to_bits(), "sin, word {x:#x}");
+                assert_eq!(c[l].to_bits(), want_c.to_bits(), "cos, word {x:#x}");
+            }
+        }
+    }
+
+    /// `exp` against `philox::exp_f32` on a sweep past both clamps and on
+    /// special values.
+    #[target_feature(enable = "avx2")]
+    fn check_exp() {
+        let special = [
+            0.0f32,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -87.0,
+            88.0,
+            -87.5,
+            88.5,
+            100.0,
+            -100.0,
+            1e-30,
+            -1e-30,
+            f32::MIN_POSITIVE,
+        ];
+        let sweep = (-95_000..95_000).map(|i| i as f32 * 1e-3);
+        let xs: Vec<f32> = special.into_iter().chain(sweep).collect();
+        for x in xs.chunks(8) {
+            let v: [f32; 8] = std::array::from_fn(|l| x.get(l).copied().unwrap_or(0.0));
+            let got: [f32; 8] = bytemuck::cast(exp([bytemuck::cast::<_, F>(v)])[0]);
+            for (g, &x) in got.iter().zip(&v) {
+                assert_eq!(g.to_bits(), philox::exp_f32(x).to_bits(), "exp({x})");
+            }
+        }
+    }
+
+    #[test]
+    fn vector_math_matches_the_scalar_math() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: the vector math never runs");
+            return;
+        }
+        // SAFETY: the CPU supports AVX2 (checked above), the only
+        // requirement of calling `#[target_feature(enable = "avx2")]` functions.
+        #[allow(unsafe_code)]
+        unsafe {
+            check_ln_and_sincos();
+            check_exp();
+        }
+    }
 }

@@ -1,12 +1,14 @@
 //! CPU backend: the kernel of `shaders/stress.wgsl`, run with rayon over
 //! blocks of [`LANES`] paths.
 //!
-//! Within a block each path sits in one lane of a fixed-size array, so the
-//! compiler vectorises across paths while every lane performs exactly the
-//! operations one GPU invocation performs, in the same order. Loop order:
-//! day -> (jump draw, normals) -> asset -> Cholesky row, as in `simulate`.
-//! On x86-64 CPUs with AVX2 the same kernel runs as `avx2::simulate`,
-//! written with explicit vectors and bit-identical to this one.
+//! The portable kernel runs a block as two halves of 8 paths; within a half
+//! each path sits in one lane of a fixed-size array, so the compiler
+//! vectorises across paths while every lane performs exactly the operations
+//! one GPU invocation performs, in the same order. Loop order: day -> (jump
+//! draw, normals) -> asset -> Cholesky row, as in `simulate`. On x86-64 CPUs
+//! with AVX2 the kernel runs as `avx2::simulate`, written with explicit
+//! vectors, which repeats each lane's operations in the same order and so
+//! is bit-identical to the portable one.
 
 use std::ops::Range;
 
@@ -50,7 +52,7 @@ impl StressBackend for CpuBackend {
     }
 }
 
-/// A build of the block kernel: [`simulate`] or [`simulate_portable`].
+/// A block kernel: [`simulate`] or [`simulate_portable`].
 pub type Kernel = fn(&Prepared, u64, &mut Scratch, &mut [f32]) -> [PathOut; LANES];
 
 /// Simulates `paths` of the prepared scenario on the CPU.
@@ -58,7 +60,7 @@ pub fn run_cpu(p: &Prepared, paths: Range<u64>) -> ChunkOut {
     run_cpu_with(p, paths, simulate)
 }
 
-/// [`run_cpu`] with a chosen kernel build (benchmarks compare them).
+/// [`run_cpu`] with a chosen kernel (benchmarks compare them).
 pub fn run_cpu_with(p: &Prepared, paths: Range<u64>, kernel: Kernel) -> ChunkOut {
     let h = p.cfg.horizon as usize;
     let n = (paths.end - paths.start) as usize;
@@ -227,9 +229,10 @@ fn factor_matvec(load: &[f32], k: usize, z: &[Lanes<f32>], out: &mut [Lanes<f32>
 /// operations one lane performs on one value.
 ///
 /// Runs `avx2::simulate`, the same kernel written with AVX2 vectors, when
-/// the CPU has AVX2. Without FMA contraction (Rust never contracts) every
-/// IEEE operation rounds the same at any vector width, so both give
+/// the CPU has AVX2. It performs each lane's IEEE operations in the same
+/// order, without FMA contraction (Rust never contracts), so both give
 /// bit-identical results; `tests::avx2_build_is_bit_identical` checks it.
+/// `s` must have been made by [`Scratch::new`] for the same `p`.
 pub fn simulate(p: &Prepared, first: u64, s: &mut Scratch, values: &mut [f32]) -> [PathOut; LANES] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -242,7 +245,7 @@ pub fn simulate(p: &Prepared, first: u64, s: &mut Scratch, values: &mut [f32]) -
 }
 
 /// [`simulate`] for the baseline target of the build: the block as two
-/// halves of [`HALF`] lanes.
+/// halves of 8 lanes.
 pub fn simulate_portable(
     p: &Prepared,
     first: u64,

@@ -1,16 +1,20 @@
 //! Philox4x32-10 (Salmon et al. 2011, "Parallel random numbers: as easy as
 //! 1, 2, 3"), Box-Muller normals and the f32 math the kernel uses.
 //!
-//! Mirrors `shaders/philox.wgsl` function by function. The transcendental
+//! Mirrors `shaders/philox.wgsl` (`round_keys` unrolls the key schedule
+//! the shader computes inline). The transcendental
 //! functions are Cephes-style polynomials written with `+`, `*` and bit casts
 //! only, so the CPU and the GPU evaluate the same expression: WGSL's built-in
 //! `sin`/`cos` carry an absolute error up to 2^-11 on Vulkan, too coarse for
 //! a 1e-4 per-path parity bound.
 
-/// Philox multipliers and Weyl key increments.
+/// Philox multiplier of counter word 0.
 pub(super) const M0: u32 = 0xD251_1F53;
+/// Philox multiplier of counter word 2.
 pub(super) const M1: u32 = 0xCD9E_8D57;
+/// Weyl increment of key word 0.
 const W0: u32 = 0x9E37_79B9;
+/// Weyl increment of key word 1.
 const W1: u32 = 0xBB67_AE85;
 
 #[inline(always)]
