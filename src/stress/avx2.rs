@@ -31,7 +31,7 @@ use std::arch::x86_64::{
 use super::{
     cpu::{LANES, liquidate},
     model::{PathOut, Prepared},
-    philox::{M0, M1, ROUND, round_keys},
+    philox::{self, M0, M1, ROUND, round_keys},
 };
 
 type F = __m256;
@@ -67,14 +67,14 @@ impl Wide {
         Self {
             shape: [c.n_assets, c.blocks, c.horizon, c.kind, c.factors],
             quads: if full {
-                quad_layout(&p.chol, p.cfg.n_assets as usize)
+                quad_layout(&p.chol, c.n_assets as usize)
             } else {
                 Vec::new()
             },
-            h: vec![zero; p.cfg.n_assets as usize],
-            z: vec![zero; 4 * p.cfg.blocks as usize],
-            r: vec![zero; p.cfg.n_assets as usize],
-            days: vec![zero; p.cfg.horizon as usize],
+            h: vec![zero; c.n_assets as usize],
+            z: vec![zero; 4 * c.blocks as usize],
+            r: vec![zero; c.n_assets as usize],
+            days: vec![zero; c.horizon as usize],
         }
     }
 }
@@ -321,18 +321,14 @@ fn philox(draw: u32, path: &PathWords, scenario: u32, rk: &[[u32; 2]; 10]) -> [[
         let c = [[splat_i(draw); V], path.lo, path.hi, [splat_i(scenario); V]];
         return rounds(c, rk);
     };
-    let mulhilo1 = |a: u32, m: u32| {
-        let p = u64::from(a) * u64::from(m);
-        ((p >> 32) as u32, p as u32)
-    };
     let xor = |a: I, b: u32| _mm256_xor_si256(a, splat_i(b));
     // Round 1: both products are uniform; word 0 picks up the path.
-    let (hi0, lo0) = mulhilo1(M0, draw);
-    let (hi1, lo1) = mulhilo1(M1, path_hi);
+    let (hi0, lo0) = philox::mulhilo(M0, draw);
+    let (hi1, lo1) = philox::mulhilo(M1, path_hi);
     let c0 = path.lo.map(|l| xor(l, hi1 ^ rk[0][0]));
     let (c1, c2, c3) = (lo1, hi0 ^ scenario ^ rk[0][1], lo0);
     // Round 2: the word-2 product is uniform.
-    let (hi1, lo1) = mulhilo1(M1, c2);
+    let (hi1, lo1) = philox::mulhilo(M1, c2);
     let m0 = splat_i(M0);
     let r2: [(I, I); V] = std::array::from_fn(|v| mulhilo(c0[v], m0));
     let (c0, c1, c2, c3) = (
@@ -342,7 +338,7 @@ fn philox(draw: u32, path: &PathWords, scenario: u32, rk: &[[u32; 2]; 10]) -> [[
         r2.map(|(_, lo0)| lo0),
     );
     // Round 3: the word-0 product is uniform.
-    let (hi0, lo0) = mulhilo1(M0, c0);
+    let (hi0, lo0) = philox::mulhilo(M0, c0);
     let m1 = splat_i(M1);
     let r3: [(I, I); V] = std::array::from_fn(|v| mulhilo(c2[v], m1));
     let c = [

@@ -17,8 +17,9 @@ const W0: u32 = 0x9E37_79B9;
 /// Weyl increment of key word 1.
 const W1: u32 = 0xBB67_AE85;
 
+/// (high, low) words of the 64-bit product `a * b`.
 #[inline(always)]
-fn mulhilo(a: u32, b: u32) -> (u32, u32) {
+pub(super) fn mulhilo(a: u32, b: u32) -> (u32, u32) {
     let p = u64::from(a) * u64::from(b);
     ((p >> 32) as u32, p as u32)
 }
