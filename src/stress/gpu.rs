@@ -26,12 +26,110 @@ pub const STRESS_WGSL: &str = include_str!("../../shaders/stress.wgsl");
 pub const RNG_TEST_WGSL: &str = include_str!("../../shaders/rng_test.wgsl");
 const WORKGROUP: u32 = 64;
 
+/// Terms per block of the kernel's inner loops (`dot_block` in the WGSL is
+/// written out for 16); rows of the coefficients are zero-padded to it.
+pub const CHOL_BLOCK: usize = 16;
+
+/// Loop iterations one invocation may spend in one dispatch. Mesa's
+/// llvmpipe (lavapipe) silently exits every loop of an invocation after
+/// 65,535 back-edges in total; real drivers kill dispatches that run too
+/// long. Windows of days are sized to stay under this (see
+/// `shaders/stress.wgsl`).
+pub const LOOP_BUDGET: u64 = 1 << 14;
+
+/// Largest loop cost of one day (plus the first window's set-up) the GPU
+/// path accepts: a day cannot be split across dispatches, and 3/4 of
+/// llvmpipe's limit keeps a margin for loops the cost model does not see.
+pub const MAX_DAY_LOOPS: u64 = 3 << 14;
+
 /// Full source of the stress shader module.
 pub fn stress_source() -> String {
     format!(
-        "{}{PHILOX_WGSL}\n{STRESS_WGSL}",
+        "{}const CHOL_BLOCK: u32 = {CHOL_BLOCK}u;\n{PHILOX_WGSL}\n{STRESS_WGSL}",
         super::summary::band_wgsl_constants()
     )
+}
+
+/// Loop back-edges one invocation takes on one day of `cfg`, an upper
+/// bound: the day, the normals' blocks, the assets, their inner blocks and
+/// a liquidation over every asset.
+pub fn day_loop_cost(cfg: &KernelConfig) -> u64 {
+    let n = u64::from(cfg.n_assets);
+    let b = CHOL_BLOCK as u64;
+    let inner = match (cfg.kind, cfg.factors) {
+        (0, 0) => (0..n).map(|i| i / b + 1).sum(),
+        (0, k) => n * u64::from(k).div_ceil(b),
+        _ => 0,
+    };
+    1 + u64::from(cfg.blocks) + n + inner + n
+}
+
+/// Days per dispatch for `cfg`, or why the GPU path cannot run it.
+pub fn days_per_dispatch(cfg: &KernelConfig) -> Result<u32, String> {
+    let day = day_loop_cost(cfg);
+    let setup = u64::from(cfg.n_assets);
+    if day + setup > MAX_DAY_LOOPS {
+        return Err(format!(
+            "one day of {} assets{} takes {} loop iterations per path, above the GPU path's {MAX_DAY_LOOPS} per dispatch; use --backend cpu or fewer assets{}",
+            cfg.n_assets,
+            if cfg.factors > 0 {
+                format!(" with {} factors", cfg.factors)
+            } else {
+                String::new()
+            },
+            day + setup,
+            if cfg.factors == 0 && cfg.kind == 0 {
+                " (or [stress] factors = k)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let per = (LOOP_BUDGET.saturating_sub(setup) / day).max(1);
+    Ok(per.min(u64::from(cfg.horizon.max(1))) as u32)
+}
+
+/// The kernel's coefficients in the device layout, and the factor row stride:
+/// Cholesky rows (or factor loading rows) zero-padded to whole
+/// [`CHOL_BLOCK`]s; the residual scales follow the loadings unpadded.
+pub fn device_coefficients(p: &Prepared) -> (Vec<f32>, u32) {
+    let n = p.cfg.n_assets as usize;
+    let b = CHOL_BLOCK;
+    let mut out = Vec::new();
+    if p.cfg.kind != 0 || p.chol.is_empty() {
+        return (vec![0.0], 0);
+    }
+    let k = p.cfg.factors as usize;
+    if k == 0 {
+        let mut o = 0;
+        for i in 0..n {
+            out.extend_from_slice(&p.chol[o..=o + i]);
+            out.resize(out.len() + (i / b + 1) * b - (i + 1), 0.0);
+            o += i + 1;
+        }
+        return (out, 0);
+    }
+    let ks = k_stride(&p.cfg) as usize;
+    for row in p.chol[..n * k].chunks_exact(k) {
+        out.extend_from_slice(row);
+        out.resize(out.len() + ks - k, 0.0);
+    }
+    out.extend_from_slice(&p.chol[n * k..n * k + n]);
+    (out, ks as u32)
+}
+
+/// Padded row length of the factor loadings (0 without factors).
+fn k_stride(cfg: &KernelConfig) -> u32 {
+    cfg.factors.div_ceil(CHOL_BLOCK as u32) * CHOL_BLOCK as u32
+}
+
+/// Rows of the device's normals buffer: every row a padded term may read.
+fn normal_rows(cfg: &KernelConfig, k_stride: u32) -> u64 {
+    let b = CHOL_BLOCK as u64;
+    let rows = (4 * u64::from(cfg.blocks))
+        .max(u64::from(cfg.n_assets))
+        .max(u64::from(k_stride));
+    rows.div_ceil(b) * b
 }
 
 /// Full source of the generator test module.
@@ -122,31 +220,38 @@ impl GpuContext {
         })
     }
 
-    /// Runs `pipeline` over `groups` workgroups with `bind[i]` at binding `i`
-    /// of group 0, then copies each of `read` back to the host: storage ->
-    /// staging -> map -> poll -> bytes.
+    /// Runs `pipeline` over `groups` workgroups once per entry of `binds`
+    /// (`binds[d][i]` at binding `i` of group 0 for dispatch `d`), in order in
+    /// one pass (each dispatch sees the previous one's writes), then copies
+    /// each of `read` back to the host: storage -> staging -> map -> poll -> bytes.
     pub fn dispatch_and_read(
         &self,
         pipeline: &wgpu::ComputePipeline,
-        bind: &[&wgpu::Buffer],
+        binds: &[Vec<&wgpu::Buffer>],
         groups: u32,
         read: &[&wgpu::Buffer],
     ) -> anyhow::Result<Vec<Vec<u8>>> {
-        let entries: Vec<_> = bind
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
+        let layout = pipeline.get_bind_group_layout(0);
+        let groups_of: Vec<wgpu::BindGroup> = binds
+            .iter()
+            .map(|bind| {
+                let entries: Vec<_> = bind
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: b.as_entire_binding(),
+                    })
+                    .collect();
+                self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &layout,
+                    entries: &entries,
+                })
+            })
+            .collect();
         let staging: Vec<wgpu::Buffer> = read
             .iter()
             .map(|b| {
@@ -162,8 +267,10 @@ impl GpuContext {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups, 1, 1);
+            for bind in &groups_of {
+                pass.set_bind_group(0, bind, &[]);
+                pass.dispatch_workgroups(groups, 1, 1);
+            }
         }
         for (src, dst) in read.iter().zip(&staging) {
             enc.copy_buffer_to_buffer(src, 0, dst, 0, src.size());
@@ -221,7 +328,12 @@ impl GpuBackend {
 
     /// Uses an existing context (tests inject one).
     pub fn with_context(ctx: GpuContext) -> anyhow::Result<Self> {
-        let pipeline = ctx.pipeline(&stress_source(), "simulate")?;
+        Self::with_source(ctx, &stress_source())
+    }
+
+    /// Uses an existing context and a given shader source.
+    pub fn with_source(ctx: GpuContext, source: &str) -> anyhow::Result<Self> {
+        let pipeline = ctx.pipeline(source, "simulate")?;
         let fail_after = std::env::var("CHLOE_GPU_FAIL_AFTER_CHUNKS")
             .ok()
             .and_then(|v| v.parse().ok());
@@ -251,16 +363,50 @@ impl StressBackend for GpuBackend {
         let lim = self.ctx.device.limits();
         let max_binding = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
         // The largest per-path buffer bounds the chunk: day values, holdings or normals.
-        let per_path = 4 * u64::from(
-            p.cfg
-                .horizon
-                .max(p.cfg.n_assets)
-                .max(4 * p.cfg.blocks)
-                .max(8),
-        );
+        let per_path = 4 * u64::from(p.cfg.horizon)
+            .max(u64::from(p.cfg.n_assets))
+            .max(normal_rows(&p.cfg, k_stride(&p.cfg)))
+            .max(8);
         let by_dispatch =
             u64::from(lim.max_compute_workgroups_per_dimension) * u64::from(WORKGROUP);
         (max_binding / per_path).clamp(1, by_dispatch.min(1 << 18))
+    }
+
+    fn check(&self, p: &Prepared, histogram: bool) -> Result<(), String> {
+        days_per_dispatch(&p.cfg)?;
+        let lim = self.ctx.device.limits();
+        let max_binding = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
+        let (coef, ks) = device_coefficients(p);
+        debug_assert_eq!(ks, k_stride(&p.cfg));
+        let fixed = [
+            ("the coefficients", 4 * coef.len() as u64),
+            ("the bootstrap table", 4 * p.hist.len() as u64),
+            (
+                "the band histogram",
+                if histogram {
+                    4 * u64::from(p.cfg.horizon) * (BINS as u64 + 2)
+                } else {
+                    0
+                },
+            ),
+            (
+                "one path's daily values",
+                4 * u64::from(p.cfg.horizon).max(normal_rows(&p.cfg, ks)),
+            ),
+        ];
+        for (what, bytes) in fixed {
+            if bytes > max_binding {
+                return Err(format!(
+                    "{what} need {bytes} bytes in one buffer, above this adapter's limit of {max_binding}; use --backend cpu{}",
+                    if what == "the band histogram" {
+                        " or a shorter horizon"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn run_chunk(
@@ -274,25 +420,33 @@ impl StressBackend for GpuBackend {
         if self.fail_after.is_some_and(|k| self.chunks > k) {
             anyhow::bail!("injected device failure (CHLOE_GPU_FAIL_AFTER_CHUNKS)");
         }
-        let cfg: KernelConfig = p.chunk_config(paths.start, n, histogram);
+        let (coef, k_stride) = device_coefficients(p);
+        let cfg = KernelConfig {
+            k_stride,
+            ..p.chunk_config(paths.start, n, histogram)
+        };
+        let per = days_per_dispatch(&cfg).map_err(|e| anyhow!(e))?;
         let ctx = &self.ctx;
         let np = u64::from(n);
-        let uniform = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("config"),
-                contents: bytemuck::bytes_of(&cfg),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        // One config per window of days, dispatched in order.
+        let uniforms: Vec<wgpu::Buffer> = (0..cfg.horizon)
+            .step_by(per as usize)
+            .map(|t0| {
+                let w = KernelConfig {
+                    t0,
+                    t1: (t0 + per).min(cfg.horizon),
+                    ..cfg
+                };
+                ctx.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("config"),
+                        contents: bytemuck::bytes_of(&w),
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    })
+            })
+            .collect();
         let assets = ctx.storage("assets", bytemuck::cast_slice(&p.assets));
-        let chol = ctx.storage(
-            "chol",
-            bytemuck::cast_slice(if p.chol.is_empty() {
-                &[0.0f32]
-            } else {
-                &p.chol
-            }),
-        );
+        let chol = ctx.storage("coefficients", bytemuck::cast_slice(&coef));
         let hist = ctx.storage(
             "hist",
             bytemuck::cast_slice(if p.hist.is_empty() {
@@ -313,13 +467,18 @@ impl StressBackend for GpuBackend {
         let values = ctx.output("values", values_len * 4);
         let counts = ctx.output("band counts", counts_len as u64 * 4);
         let holdings = ctx.output("holdings", np * u64::from(cfg.n_assets) * 4);
-        let normals = ctx.output("normals", np * u64::from(4 * cfg.blocks) * 4);
-        let bufs = [
-            &uniform, &assets, &chol, &hist, &out, &values, &holdings, &normals, &counts,
-        ];
+        let normals = ctx.output("normals", np * normal_rows(&cfg, k_stride) * 4);
+        let binds: Vec<Vec<&wgpu::Buffer>> = uniforms
+            .iter()
+            .map(|u| {
+                vec![
+                    u, &assets, &chol, &hist, &out, &values, &holdings, &normals, &counts,
+                ]
+            })
+            .collect();
         let read = if histogram { &counts } else { &values };
         let bytes =
-            ctx.dispatch_and_read(&self.pipeline, &bufs, n.div_ceil(WORKGROUP), &[&out, read])?;
+            ctx.dispatch_and_read(&self.pipeline, &binds, n.div_ceil(WORKGROUP), &[&out, read])?;
         let paths_out: Vec<PathOut> =
             bytemuck::pod_collect_to_vec(&bytes[0][..n as usize * size_of::<PathOut>()]);
         if histogram {
@@ -364,7 +523,7 @@ pub fn rng_on_device(
     let groups = (counters.len() as u32).div_ceil(WORKGROUP);
     let bytes = ctx.dispatch_and_read(
         &pipeline,
-        &[&c, &k, &words, &normals],
+        &[vec![&c, &k, &words, &normals]],
         groups,
         &[&words, &normals],
     )?;

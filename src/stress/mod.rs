@@ -6,11 +6,14 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+pub mod canary;
 pub mod cpu;
 pub mod engine;
 pub mod estimate;
 pub mod gpu;
 pub mod model;
+#[cfg(test)]
+mod parity;
 pub mod philox;
 pub mod report;
 pub mod summary;
@@ -58,6 +61,11 @@ pub trait StressBackend {
     fn name(&self) -> &'static str;
     /// Largest chunk of paths this backend runs at once for `p`.
     fn max_chunk(&self, p: &Prepared) -> u64;
+    /// Why this backend cannot run scenario `p` at all (a size or limit),
+    /// checked before a run starts; `Ok` when it can.
+    fn check(&self, _p: &Prepared, _histogram: bool) -> Result<(), String> {
+        Ok(())
+    }
     /// Simulates `paths` of the scenario `p`. With `histogram`, the bands
     /// are histograms: the backend may return `band_counts` instead of values.
     fn run_chunk(

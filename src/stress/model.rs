@@ -69,6 +69,14 @@ pub struct KernelConfig {
     pub inv_n: f32,
     /// `1 / capital`, for the band histogram bins.
     pub inv_capital: f32,
+    /// First day of a GPU dispatch's window (the CPU runs the whole horizon).
+    pub t0: u32,
+    /// One past the last day of a GPU dispatch's window.
+    pub t1: u32,
+    /// Padded row length of the factor loadings in the GPU's layout.
+    pub k_stride: u32,
+    /// Reserved.
+    pub pad: u32,
 }
 
 /// Per-asset constants. Matches `struct Asset` in `shaders/stress.wgsl`.
@@ -217,6 +225,10 @@ impl Prepared {
             jump_std: scenario.jump_std as f32,
             inv_n: 1.0 / n.max(1) as f32,
             inv_capital: (1.0 / spec.capital) as f32,
+            t0: 0,
+            t1: spec.horizon,
+            k_stride: 0,
+            pad: 0,
         };
         Self {
             cfg,
@@ -306,7 +318,7 @@ mod tests {
 
     #[test]
     fn record_sizes_match_wgsl() {
-        assert_eq!(size_of::<KernelConfig>(), 112);
+        assert_eq!(size_of::<KernelConfig>(), 128);
         assert_eq!(size_of::<AssetParams>(), 32);
         assert_eq!(size_of::<PathOut>(), 32);
     }
