@@ -699,7 +699,10 @@ mod tests {
         }
         // SAFETY: the CPU supports AVX2 (checked above), the only
         // requirement of calling `#[target_feature(enable = "avx2")]` functions.
-        #[allow(unsafe_code)]
+        #[expect(
+            unsafe_code,
+            reason = "calling target_feature functions after the feature check"
+        )]
         unsafe {
             check_ln_and_sincos();
             check_exp();

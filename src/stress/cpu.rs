@@ -32,8 +32,8 @@ const HALF: usize = 8;
 pub struct CpuBackend;
 
 impl StressBackend for CpuBackend {
-    fn name(&self) -> &'static str {
-        "cpu"
+    fn kind(&self) -> super::BackendKind {
+        super::BackendKind::Cpu
     }
 
     fn max_chunk(&self, p: &Prepared) -> u64 {
@@ -238,7 +238,10 @@ pub fn simulate(p: &Prepared, first: u64, s: &mut Scratch, values: &mut [f32]) -
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked on the line above), the only
         // requirement of calling a `#[target_feature(enable = "avx2")]` function.
-        #[allow(unsafe_code)]
+        #[expect(
+            unsafe_code,
+            reason = "calling a target_feature function after the feature check"
+        )]
         return unsafe { super::avx2::simulate(p, first, &mut s.wide, values) };
     }
     simulate_portable(p, first, s, values)

@@ -6,7 +6,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::{
-    ChunkOut, StressBackend,
+    BackendKind, ChunkOut, StressBackend,
     cpu::CpuBackend,
     model::Prepared,
     summary::{Accumulator, BandRow, ScenarioSummary},
@@ -30,6 +30,8 @@ pub struct Plan {
     pub exact_band_paths: u64,
     /// Paths per chunk, when fixed.
     pub chunk_paths: Option<u64>,
+    /// Paths per scenario of the whole job (a run may cover a range of them).
+    pub paths: u64,
 }
 
 impl Plan {
@@ -49,7 +51,15 @@ impl Plan {
             horizon: spec.horizon,
             exact_band_paths: spec.exact_band_paths,
             chunk_paths: spec.chunk_paths,
+            paths: spec.paths,
         }
+    }
+
+    /// Whether a run of `n` paths keeps exact bands (else histograms): exact
+    /// bands keep every path-day value, and past [`EXACT_BAND_VALUES`] they
+    /// would not fit in memory.
+    pub fn exact_bands(&self, n: u64) -> bool {
+        n <= self.exact_band_paths && n.saturating_mul(u64::from(self.horizon)) <= EXACT_BAND_VALUES
     }
 }
 
@@ -81,10 +91,7 @@ pub fn run(
     tick: &dyn Fn(),
 ) -> anyhow::Result<Outcome> {
     let n = paths.end.saturating_sub(paths.start);
-    // Exact bands keep every path-day value; past EXACT_BAND_VALUES they
-    // would not fit in memory, and fixed-edge histograms take over.
-    let exact =
-        n <= plan.exact_band_paths && n.saturating_mul(plan.horizon as u64) <= EXACT_BAND_VALUES;
+    let exact = plan.exact_bands(n);
     let mut cpu = CpuBackend;
     let mut use_primary = true;
     let mut out = Outcome {
@@ -108,13 +115,13 @@ pub fn run(
             let res = if use_primary {
                 match backend.run_chunk(p, range.clone(), !exact) {
                     Ok(r) => {
-                        used.push(backend.name());
+                        used.push(backend.kind().as_str());
                         r
                     }
-                    Err(e) if backend.name() != "cpu" => {
+                    Err(e) if backend.kind() != BackendKind::Cpu => {
                         tracing::warn!(
                             "{} backend failed on scenario {} paths {:?}: {e:#}; re-running this and later chunks on the cpu",
-                            backend.name(),
+                            backend.kind().as_str(),
                             plan.names[s],
                             range
                         );

@@ -56,12 +56,12 @@ pub fn stress_source() -> String {
 pub fn day_loop_cost(cfg: &KernelConfig) -> u64 {
     let n = u64::from(cfg.n_assets);
     let b = CHOL_BLOCK as u64;
-    let inner = match (cfg.kind, cfg.factors) {
-        (0, 0) => (0..n).map(|i| i / b + 1).sum(),
-        (0, k) => n * u64::from(k).div_ceil(b),
-        _ => 0,
+    let (normals, inner) = match (cfg.kind, cfg.factors) {
+        (0, 0) => (cfg.blocks, (0..n).map(|i| i / b + 1).sum()),
+        (0, k) => (cfg.blocks, n * u64::from(k).div_ceil(b)),
+        _ => (0, 0),
     };
-    1 + u64::from(cfg.blocks) + n + inner + n
+    1 + u64::from(normals) + n + inner + n
 }
 
 /// Days per dispatch for `cfg`, or why the GPU path cannot run it.
@@ -355,8 +355,8 @@ impl GpuBackend {
 }
 
 impl StressBackend for GpuBackend {
-    fn name(&self) -> &'static str {
-        "gpu"
+    fn kind(&self) -> super::BackendKind {
+        super::BackendKind::Gpu
     }
 
     fn max_chunk(&self, p: &Prepared) -> u64 {

@@ -55,10 +55,30 @@ pub struct ChunkOut {
     pub band_counts: Vec<u32>,
 }
 
+/// Which kind of device ran a stress kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The CPU kernel (rayon, AVX2 when available).
+    Cpu,
+    /// The WGSL kernel on a wgpu adapter.
+    Gpu,
+}
+
+impl BackendKind {
+    /// The name in logs and reports: `cpu` or `gpu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
 /// A compute backend for the stress kernel.
 pub trait StressBackend {
-    /// Short name for logs and reports.
-    fn name(&self) -> &'static str;
+    /// Which kind of device this is.
+    fn kind(&self) -> BackendKind;
     /// Largest chunk of paths this backend runs at once for `p`.
     fn max_chunk(&self, p: &Prepared) -> u64;
     /// Why this backend cannot run scenario `p` at all (a size or limit),
@@ -155,29 +175,126 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
     Ok(Plan::new(spec, &market, job.seed, hist))
 }
 
-/// Picks the backend for `choice`, with the reason for the log and summary.json.
-pub fn select_backend(choice: BackendChoice) -> anyhow::Result<(Box<dyn StressBackend>, String)> {
+/// The backend a run uses, and what the log and summary.json say about it.
+pub struct Selected {
+    /// The backend.
+    pub backend: Box<dyn StressBackend>,
+    /// Why it was chosen.
+    pub why: String,
+    /// The adapter, when a GPU was considered.
+    pub adapter: Option<String>,
+    /// The CPU-vs-GPU canary, when it ran.
+    pub canary: Option<canary::CanaryReport>,
+    /// A warning the run must carry (a GPU refused by the canary).
+    pub warning: Option<String>,
+}
+
+impl Selected {
+    fn cpu(why: String) -> Self {
+        Self {
+            backend: Box::new(cpu::CpuBackend),
+            why,
+            adapter: None,
+            canary: None,
+            warning: None,
+        }
+    }
+}
+
+/// Picks the backend for `choice` and `plan`: a GPU must be able to run every
+/// scenario (sizes within its limits) and pass the CPU-vs-GPU canary on a
+/// slice of the job before a run trusts it. `auto` falls back to the CPU
+/// (with a warning when the canary failed); `gpu` is an error: exit 2 for a
+/// job the device cannot run, exit 3 for a device that computes wrong numbers.
+pub fn select_backend(choice: BackendChoice, plan: &Plan) -> anyhow::Result<Selected> {
     match choice {
-        BackendChoice::Cpu => Ok((Box::new(cpu::CpuBackend), "--backend cpu".into())),
+        BackendChoice::Cpu => Ok(Selected::cpu("--backend cpu".into())),
         BackendChoice::Gpu => {
             let g = gpu::GpuBackend::new().context("--backend gpu: no usable GPU adapter")?;
-            let why = format!("--backend gpu: {}", g.adapter_name());
-            Ok((Box::new(g), why))
+            trust(g.adapter_name(), g, plan, true)
         }
         BackendChoice::Auto => match gpu::GpuBackend::new() {
-            Ok(g) => {
-                let why = format!(
-                    "auto: adapter {} is usable and the shaders compile",
-                    g.adapter_name()
-                );
-                Ok((Box::new(g), why))
-            }
-            Err(e) => Ok((
-                Box::new(cpu::CpuBackend),
-                format!("auto: no usable GPU ({e:#}); using the cpu"),
-            )),
+            Ok(g) => trust(g.adapter_name(), g, plan, false),
+            Err(e) => Ok(Selected::cpu(format!(
+                "auto: no usable GPU ({e:#}); using the cpu"
+            ))),
         },
     }
+}
+
+/// Checks `device` (named `adapter`) against `plan` and runs the canary;
+/// `required`: `--backend gpu` (errors) rather than `auto` (fallbacks).
+pub fn trust(
+    adapter: String,
+    mut device: impl StressBackend + 'static,
+    plan: &Plan,
+    required: bool,
+) -> anyhow::Result<Selected> {
+    let histogram = !plan.exact_bands(plan.paths);
+    for (name, p) in plan.names.iter().zip(&plan.prepared) {
+        if let Err(why) = device.check(p, histogram) {
+            if required {
+                return Err(UsageError(format!(
+                    "--backend gpu: scenario {name} cannot run on {adapter}: {why}"
+                ))
+                .into());
+            }
+            return Ok(Selected {
+                adapter: Some(adapter.clone()),
+                ..Selected::cpu(format!(
+                    "auto: {adapter} cannot run scenario {name} ({why}); using the cpu"
+                ))
+            });
+        }
+    }
+    let report = match canary::run(plan, &mut device) {
+        Ok(r) => r,
+        Err(e) if required => {
+            return Err(e.context(format!(
+                "--backend gpu: the canary failed to run on {adapter}"
+            )));
+        }
+        Err(e) => {
+            return Ok(Selected {
+                adapter: Some(adapter.clone()),
+                warning: Some(format!(
+                    "GPU {adapter} failed while running the canary: {e:#}"
+                )),
+                ..Selected::cpu(format!(
+                    "auto: {adapter} failed the canary run ({e:#}); using the cpu"
+                ))
+            });
+        }
+    };
+    tracing::info!("{adapter}: {}", report.line());
+    if report.passed {
+        let why = format!(
+            "{}: adapter {adapter} passed the CPU-vs-GPU canary",
+            if required { "--backend gpu" } else { "auto" }
+        );
+        return Ok(Selected {
+            backend: Box::new(device),
+            why,
+            adapter: Some(adapter),
+            canary: Some(report),
+            warning: None,
+        });
+    }
+    let msg = format!(
+        "GPU {adapter} disagrees with the CPU on the canary slice of this job: {}",
+        report.line()
+    );
+    if required {
+        anyhow::bail!(
+            "--backend gpu: {msg}; its results cannot be trusted (run with --backend cpu)"
+        );
+    }
+    Ok(Selected {
+        adapter: Some(adapter),
+        canary: Some(report),
+        warning: Some(msg.clone()),
+        ..Selected::cpu(format!("auto: {msg}; using the cpu"))
+    })
 }
 
 /// `chloe stress JOB`.
@@ -232,8 +349,17 @@ pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
         .into());
     }
     let t_plan = t0.elapsed().as_secs_f64();
-    let (mut backend, why) = select_backend(args.backend)?;
-    tracing::info!("stress backend {}: {why}", backend.name());
+    let Selected {
+        mut backend,
+        why,
+        adapter,
+        canary,
+        warning,
+    } = select_backend(args.backend, &plan)?;
+    if let Some(w) = &warning {
+        tracing::warn!("{w}");
+    }
+    tracing::info!("stress backend {}: {why}", backend.kind().as_str());
     let staged = StagedDir::new(&out_dir)?;
     let mut sink =
         ParquetSink::create(&staged.path("stress_paths.parquet"), report::paths_schema())?;
@@ -259,8 +385,13 @@ pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
     let json = summary_json(
         &job,
         &spec,
-        backend.name(),
-        &why,
+        backend.kind().as_str(),
+        &BackendNotes {
+            why: &why,
+            adapter: adapter.as_deref(),
+            canary: canary.as_ref(),
+            warning: warning.as_deref(),
+        },
         &outcome,
         t_plan,
         t_sim,
@@ -285,12 +416,20 @@ pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// What summary.json says about the backend choice.
+struct BackendNotes<'a> {
+    why: &'a str,
+    adapter: Option<&'a str>,
+    canary: Option<&'a canary::CanaryReport>,
+    warning: Option<&'a str>,
+}
+
 #[expect(clippy::too_many_arguments, reason = "one flat JSON document")]
 fn summary_json(
     job: &JobSpec,
     spec: &StressSpec,
     backend: &str,
-    why: &str,
+    notes: &BackendNotes<'_>,
     o: &Outcome,
     t_plan: f64,
     t_sim: f64,
@@ -308,7 +447,10 @@ fn summary_json(
         "backend": {
             "requested": backend,
             "used": ran,
-            "why": why,
+            "why": notes.why,
+            "adapter": notes.adapter,
+            "canary": notes.canary,
+            "warning": notes.warning,
             "fallback_chunks": o.fallback_chunks,
             "fallback_reason": o.fallback_reason,
         },

@@ -437,3 +437,152 @@ fn gpu_matches_cpu_on_random_markets() {
             .any(|c| c.first < 1 << 32 && c.first + c.paths > 1 << 32)
     );
 }
+
+/// A device that computes like the GPU but returns one path 1% off: the
+/// kind of error a driver's shader compiler bug produces.
+struct Wrong(GpuBackend);
+
+impl StressBackend for Wrong {
+    fn kind(&self) -> super::BackendKind {
+        self.0.kind()
+    }
+    fn max_chunk(&self, p: &super::model::Prepared) -> u64 {
+        self.0.max_chunk(p)
+    }
+    fn run_chunk(
+        &mut self,
+        p: &super::model::Prepared,
+        paths: std::ops::Range<u64>,
+        histogram: bool,
+    ) -> anyhow::Result<ChunkOut> {
+        let mut c = self.0.run_chunk(p, paths, histogram)?;
+        c.paths[3].terminal *= 1.01;
+        Ok(c)
+    }
+}
+
+fn small_plan() -> Plan {
+    let case = Case {
+        n: 24,
+        horizon: 60,
+        corr: Corr::Factor,
+        rule: Rule::Jumps,
+        first: 0,
+        paths: 1000,
+        seed: 11,
+        histogram: false,
+        gpu_chunk: 1000,
+    };
+    case.plan().1
+}
+
+#[test]
+fn canary_trusts_a_good_gpu_and_refuses_a_wrong_one() {
+    use super::{BackendKind, trust};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let plan = small_plan();
+    let good = GpuBackend::with_context(ctx).expect("compiles");
+    let sel = trust("good".into(), good, &plan, true).expect("a correct GPU is trusted");
+    assert_eq!(sel.backend.kind(), BackendKind::Gpu);
+    let report = sel.canary.expect("canary ran");
+    assert!(report.passed, "{}", report.line());
+    assert_eq!(report.total.paths, super::canary::CANARY_PATHS as usize);
+
+    let wrong = || Wrong(GpuBackend::with_context(super::gpu::GpuContext::new().unwrap()).unwrap());
+    // auto: the run goes to the CPU, with a warning naming the difference.
+    let sel = trust("wrong".into(), wrong(), &plan, false).expect("auto falls back");
+    assert_eq!(sel.backend.kind(), BackendKind::Cpu);
+    let report = sel.canary.expect("canary ran");
+    assert!(!report.passed);
+    assert!(report.total.max_rel_diff > 5e-3, "{}", report.line());
+    let warning = sel.warning.expect("a warning");
+    assert!(
+        warning.contains("disagrees with the CPU") && warning.contains("wrong"),
+        "{warning}"
+    );
+    // --backend gpu: a runtime failure (exit 3) naming the device.
+    let err = trust("wrong".into(), wrong(), &plan, true)
+        .err()
+        .expect("refused");
+    assert!(format!("{err:#}").contains("cannot be trusted"), "{err:#}");
+    assert_eq!(crate::error::exit_code(&err), crate::error::Exit::Runtime);
+}
+
+#[test]
+fn gpu_size_limits_are_refused_up_front_or_work() {
+    use super::gpu::{MAX_DAY_LOOPS, day_loop_cost, days_per_dispatch};
+    // The cost model: the largest book one dispatch can hold, and one more.
+    let cfg_for = |n: u32, factors: u32, kind: u32| super::model::KernelConfig {
+        n_assets: n,
+        blocks: (n + factors).div_ceil(4),
+        factors,
+        kind,
+        horizon: 252,
+        ..bytemuck::Zeroable::zeroed()
+    };
+    let max_n = (1..4000)
+        .take_while(|&n| days_per_dispatch(&cfg_for(n, 0, 0)).is_ok())
+        .last()
+        .unwrap();
+    assert!(
+        max_n >= 1024,
+        "the GPU path takes at least 1,024 assets, got {max_n}"
+    );
+    let over = cfg_for(max_n + 1, 0, 0);
+    let err = days_per_dispatch(&over).unwrap_err();
+    assert!(day_loop_cost(&over) + u64::from(max_n + 1) > MAX_DAY_LOOPS);
+    assert!(
+        err.contains("--backend cpu") && err.contains("factors"),
+        "{err}"
+    );
+    // Bootstrap days cost O(n): ten thousand assets fit.
+    assert!(days_per_dispatch(&cfg_for(10_000, 0, 1)).is_ok());
+    // A year of 20 assets (the reported failure) now runs in windows.
+    let per = days_per_dispatch(&cfg_for(20, 0, 0)).unwrap();
+    assert!(per < 252 && per * day_loop_cost(&cfg_for(20, 0, 0)) as u32 <= 1 << 14);
+
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuBackend::with_context(ctx).expect("compiles");
+    // The longest horizon a job accepts runs on the GPU (exact bands) and
+    // matches the CPU; its histogram bands would not fit one binding, so the
+    // check refuses them up front.
+    let case = Case {
+        n: 2,
+        horizon: crate::stress::MAX_HORIZON,
+        corr: Corr::Factor,
+        rule: Rule::Jumps,
+        first: 5,
+        paths: 16,
+        seed: 3,
+        histogram: false,
+        gpu_chunk: 16,
+    };
+    let d = check(&case, &mut gpu);
+    assert!(d.within_contract(), "longest horizon: {d}");
+    let (_, plan) = case.plan();
+    let p = &plan.prepared[0];
+    assert!(gpu.check(p, false).is_ok());
+    let refusal = gpu.check(p, true).unwrap_err();
+    assert!(refusal.contains("band histogram"), "{refusal}");
+    // The largest book: one day per dispatch, equal to the CPU.
+    let case = Case {
+        n: max_n as usize,
+        horizon: 2,
+        corr: Corr::Identity,
+        rule: Rule::Plain,
+        first: 0,
+        paths: 16,
+        seed: 4,
+        histogram: false,
+        gpu_chunk: 16,
+    };
+    let d = check(&case, &mut gpu);
+    assert!(d.within_contract(), "{max_n} assets: {d}");
+    let (_, plan) = Case {
+        n: max_n as usize + 1,
+        ..case
+    }
+    .plan();
+    let refusal = gpu.check(&plan.prepared[0], false).unwrap_err();
+    assert!(refusal.contains("loop iterations"), "{refusal}");
+}
