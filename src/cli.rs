@@ -53,7 +53,7 @@ pub enum Command {
     /// Liquidity-stress Monte Carlo of the portfolio in a job file.
     Stress(StressArgs),
     /// List compute adapters and the one `--backend auto` would pick.
-    Devices,
+    Devices(DevicesArgs),
 }
 
 /// `chloe data ...`
@@ -150,6 +150,15 @@ pub struct SynthArgs {
     /// Parquet file to write.
     #[arg(short, long)]
     pub output: PathBuf,
+}
+
+/// `chloe devices`
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Run the CPU-vs-GPU canary on every adapter and print pass or fail
+    /// with the figures (exit 1 when any adapter fails).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `chloe walkforward`

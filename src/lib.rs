@@ -46,6 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         },
         Command::Walkforward(args) => walkforward::command(&args),
         Command::Stress(args) => stress::command(&args),
-        Command::Devices => stress::devices_command(),
+        Command::Devices(a) => stress::devices_command(a.check),
     }
 }

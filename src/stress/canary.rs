@@ -173,3 +173,40 @@ pub fn run(plan: &Plan, device: &mut dyn StressBackend) -> anyhow::Result<Canary
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
+
+/// The job `chloe devices --check` runs the canary on: a year of 40 assets
+/// (long enough to cross the per-invocation limits that broke drivers
+/// before) under the four preset scenarios, a mixed long/short book.
+pub fn reference_plan() -> Plan {
+    use std::fmt::Write as _;
+    let n = 40;
+    let list = |f: &dyn Fn(usize) -> f64| {
+        let v: Vec<String> = (0..n).map(|i| format!("{:e}", f(i))).collect();
+        format!("[{}]", v.join(", "))
+    };
+    let mut corr = String::new();
+    for i in 0..n {
+        let row = list(&|j| if i == j { 1.0 } else { 0.25 });
+        let _ = write!(corr, "{}{row}", if i == 0 { "" } else { ", " });
+    }
+    let syms: Vec<String> = (0..n).map(|i| format!("\"S{i}\"")).collect();
+    let weights: Vec<String> = (0..n)
+        .map(|i| format!("S{i} = {}", if i % 5 == 4 { -0.05 } else { 0.04 }))
+        .collect();
+    let text = format!(
+        "[job]\nname = \"canary\"\nseed = 7\n[stress]\npaths = {CANARY_PATHS}\nhorizon = 252\nshock_threshold = 0.02\n[stress.market]\nsymbols = [{}]\nmu = {}\nsigma = {}\nadv = {}\nspread = {}\ncorrelation = [{corr}]\n[stress.portfolio]\nweights = {{ {} }}\n",
+        syms.join(", "),
+        list(&|i| 0.0002 * (i % 3) as f64),
+        list(&|i| 0.01 + 0.0005 * i as f64),
+        list(&|i| 2e7 * (1 + i) as f64),
+        list(&|i| 0.0004 + 0.00005 * i as f64),
+        weights.join(", "),
+    );
+    let job = crate::config::JobSpec::from_str(&text, std::path::Path::new("canary.toml"))
+        .expect("the canary job is valid");
+    let spec = job.stress.expect("stress section");
+    let crate::config::stress::MarketSource::Given(m) = &spec.market else {
+        unreachable!("the canary market is given")
+    };
+    Plan::new(&spec, m, job.seed, vec![Vec::new(); spec.scenarios.len()])
+}

@@ -162,6 +162,11 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|e| anyhow!("no GPU adapter: {e}"))?;
+        Self::from_adapter(&adapter)
+    }
+
+    /// Opens a device on `adapter`, with the adapter's own limits.
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> anyhow::Result<Self> {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("chloe stress"),
@@ -314,9 +319,15 @@ impl GpuContext {
 pub struct GpuBackend {
     ctx: GpuContext,
     pipeline: wgpu::ComputePipeline,
-    /// Fault injection for tests: fail every chunk after this many
-    /// (`CHLOE_GPU_FAIL_AFTER_CHUNKS`).
+    /// Fault injection for tests: fail every chunk of the run after this
+    /// many (`CHLOE_GPU_FAIL_AFTER_CHUNKS`); the canary's chunks do not count.
     fail_after: Option<u64>,
+    /// Whether the canary passed (chunks since then are the run's).
+    trusted: bool,
+    /// Fault injection for tests: return every chunk with one path's
+    /// terminal value 1% off (`CHLOE_GPU_CORRUPT_PATHS=1`), the kind of error
+    /// a driver's shader compiler bug produces; the canary must catch it.
+    corrupt: bool,
     chunks: u64,
 }
 
@@ -341,6 +352,8 @@ impl GpuBackend {
             ctx,
             pipeline,
             fail_after,
+            corrupt: std::env::var("CHLOE_GPU_CORRUPT_PATHS").as_deref() == Ok("1"),
+            trusted: false,
             chunks: 0,
         })
     }
@@ -370,6 +383,10 @@ impl StressBackend for GpuBackend {
         let by_dispatch =
             u64::from(lim.max_compute_workgroups_per_dimension) * u64::from(WORKGROUP);
         (max_binding / per_path).clamp(1, by_dispatch.min(1 << 18))
+    }
+
+    fn trusted(&mut self) {
+        self.trusted = true;
     }
 
     fn check(&self, p: &Prepared, histogram: bool) -> Result<(), String> {
@@ -416,7 +433,7 @@ impl StressBackend for GpuBackend {
         histogram: bool,
     ) -> anyhow::Result<ChunkOut> {
         let n = u32::try_from(paths.end - paths.start).context("chunk too large")?;
-        self.chunks += 1;
+        self.chunks += u64::from(self.trusted);
         if self.fail_after.is_some_and(|k| self.chunks > k) {
             anyhow::bail!("injected device failure (CHLOE_GPU_FAIL_AFTER_CHUNKS)");
         }
@@ -479,8 +496,13 @@ impl StressBackend for GpuBackend {
         let read = if histogram { &counts } else { &values };
         let bytes =
             ctx.dispatch_and_read(&self.pipeline, &binds, n.div_ceil(WORKGROUP), &[&out, read])?;
-        let paths_out: Vec<PathOut> =
+        let mut paths_out: Vec<PathOut> =
             bytemuck::pod_collect_to_vec(&bytes[0][..n as usize * size_of::<PathOut>()]);
+        if self.corrupt
+            && let Some(p) = paths_out.get_mut(3)
+        {
+            p.terminal *= 1.01;
+        }
         if histogram {
             return Ok(ChunkOut {
                 paths: paths_out,
@@ -533,10 +555,14 @@ pub fn rng_on_device(
     ))
 }
 
+/// Every adapter wgpu finds.
+pub fn adapters() -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
+}
+
 /// Lists adapters with the limits that bound chunk sizes, and the `auto` pick.
 pub fn describe_adapters() -> String {
-    let instance = instance();
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let adapters = adapters();
     let mut s = String::new();
     if adapters.is_empty() {
         s.push_str("no GPU adapters found; --backend auto will use the cpu\n");

@@ -81,6 +81,9 @@ pub trait StressBackend {
     fn kind(&self) -> BackendKind;
     /// Largest chunk of paths this backend runs at once for `p`.
     fn max_chunk(&self, p: &Prepared) -> u64;
+    /// Called once the backend passed the canary: the chunks from here on
+    /// are the run's (test hooks count them).
+    fn trusted(&mut self) {}
     /// Why this backend cannot run scenario `p` at all (a size or limit),
     /// checked before a run starts; `Ok` when it can.
     fn check(&self, _p: &Prepared, _histogram: bool) -> Result<(), String> {
@@ -268,6 +271,7 @@ pub fn trust(
     };
     tracing::info!("{adapter}: {}", report.line());
     if report.passed {
+        device.trusted();
         let why = format!(
             "{}: adapter {adapter} passed the CPU-vs-GPU canary",
             if required { "--backend gpu" } else { "auto" }
@@ -476,9 +480,45 @@ fn summary_json(
     })
 }
 
-/// `chloe devices`.
-pub fn devices_command() -> anyhow::Result<Exit> {
+/// `chloe devices [--check]`: lists adapters; with `check`, runs the
+/// CPU-vs-GPU canary on every adapter and exits 1 when any fails it.
+pub fn devices_command(check: bool) -> anyhow::Result<Exit> {
     let report = gpu::describe_adapters();
     print!("{report}");
-    Ok(Exit::Ok)
+    if !check {
+        return Ok(Exit::Ok);
+    }
+    let plan = canary::reference_plan();
+    println!(
+        "canary: {} paths x {} scenarios x {} days of a {}-asset book, CPU vs each adapter",
+        canary::CANARY_PATHS,
+        plan.names.len(),
+        plan.horizon,
+        plan.prepared[0].assets.len()
+    );
+    let mut failed = false;
+    for (i, a) in gpu::adapters().iter().enumerate() {
+        let name = a.get_info().name;
+        let result = gpu::GpuContext::from_adapter(a)
+            .and_then(gpu::GpuBackend::with_context)
+            .and_then(|mut g| canary::run(&plan, &mut g));
+        match result {
+            Ok(r) => {
+                failed |= !r.passed;
+                println!(
+                    "[{i}] {name}: {} in {:.2} s",
+                    if r.passed { "PASS" } else { "FAIL" },
+                    r.seconds
+                );
+                for (s, d) in &r.scenarios {
+                    println!("    {s}: {d}");
+                }
+            }
+            Err(e) => {
+                failed = true;
+                println!("[{i}] {name}: FAIL (cannot run the kernel: {e:#})");
+            }
+        }
+    }
+    Ok(if failed { Exit::GateFailed } else { Exit::Ok })
 }

@@ -323,3 +323,91 @@ fn stresses_the_walkforward_final_portfolio() {
         r.stderr
     );
 }
+
+#[test]
+fn canary_catches_a_wrong_gpu() {
+    if !gpu_present() {
+        return;
+    }
+    let d = tempdir();
+    let job = write_job(d.path(), MARKET);
+    let wrong = [("CHLOE_GPU_CORRUPT_PATHS", "1")];
+    // auto: the run completes on the CPU and says why, in the log and summary.json.
+    let r = chloe_env(
+        d.path(),
+        &["stress", &job, "--backend", "auto", "--out", "a"],
+        &wrong,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("WARN") && r.stderr.contains("disagrees with the CPU"),
+        "{}",
+        r.stderr
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("a/summary.json")).unwrap()).unwrap();
+    let b = &json["backend"];
+    assert_eq!(b["used"], "cpu", "{b}");
+    assert_eq!(b["canary"]["passed"], false, "{b}");
+    assert!(
+        b["canary"]["total"]["max_rel_diff"].as_f64().unwrap() > 1e-3,
+        "{b}"
+    );
+    assert!(
+        b["warning"].as_str().unwrap().contains("llvmpipe") || b["adapter"].is_string(),
+        "{b}"
+    );
+    // --backend gpu: exit 3, nothing written.
+    let r = chloe_env(
+        d.path(),
+        &["stress", &job, "--backend", "gpu", "--out", "g"],
+        &wrong,
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot be trusted"), "{}", r.stderr);
+    assert!(!d.path().join("g").exists());
+    // A correct device passes, and summary.json carries the canary's figures.
+    let r = chloe(
+        d.path(),
+        &["stress", &job, "--backend", "gpu", "--out", "ok"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("ok/summary.json")).unwrap()).unwrap();
+    assert_eq!(json["backend"]["used"], "gpu");
+    assert_eq!(json["backend"]["canary"]["passed"], true);
+}
+
+#[test]
+fn devices_check_runs_the_canary_on_every_adapter_quietly() {
+    if !gpu_present() {
+        return;
+    }
+    let d = tempdir();
+    // A headless server: no XDG_RUNTIME_DIR. The driver's complaint about
+    // it must not reach chloe's output.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chloe"))
+        .current_dir(d.path())
+        .args(["devices", "--check"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(": PASS in"), "{stdout}");
+    assert!(
+        stdout.contains("flash_crash: 0 of 64 paths differ"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    let wrong = chloe_env(
+        d.path(),
+        &["devices", "--check"],
+        &[("CHLOE_GPU_CORRUPT_PATHS", "1")],
+    );
+    assert_eq!(wrong.code, 1, "{}", wrong.stdout);
+    assert!(wrong.stdout.contains(": FAIL in"), "{}", wrong.stdout);
+}
