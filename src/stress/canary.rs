@@ -142,10 +142,11 @@ impl CanaryReport {
     /// One line for logs: the verdict and the worst figures.
     pub fn line(&self) -> String {
         format!(
-            "canary {} ({} paths x {} scenarios, whole horizon): {}",
+            "canary {} ({} paths x {} scenarios, whole horizon, {:.3} s): {}",
             if self.passed { "passed" } else { "FAILED" },
             self.paths_per_scenario,
             self.scenarios.len(),
+            self.seconds,
             self.total
         )
     }
