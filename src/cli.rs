@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::stress::BackendChoice;
+
 /// Risk-first strategy validation and liquidity stress testing.
 #[derive(Debug, Parser)]
 #[command(name = "chloe", version, about, long_about = None)]
@@ -48,9 +50,11 @@ pub enum Command {
     /// Inspect, import and generate price data.
     #[command(subcommand)]
     Data(Box<DataCommand>),
-    /// Walk-forward validation of the strategy in a job file.
+    /// Run a whole job: walk-forward, stress of the deployment book, reports, exit code.
+    Run(RunArgs),
+    /// Only the walk-forward validation of a job file.
     Walkforward(WalkforwardArgs),
-    /// Liquidity-stress Monte Carlo of the portfolio in a job file.
+    /// Only the liquidity-stress Monte Carlo of a job file's portfolio.
     Stress(StressArgs),
     /// List compute adapters and the one `--backend auto` would pick.
     Devices,
@@ -152,42 +156,59 @@ pub struct SynthArgs {
     pub output: PathBuf,
 }
 
+/// Command-line overrides shared by the job commands.
+#[derive(Debug, Args, Clone)]
+pub struct JobArgs {
+    /// Job file (TOML).
+    pub job: PathBuf,
+    /// Output folder (overrides the job file); replaced whole when the run succeeds.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed (overrides job.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Stress overrides shared by `chloe run` and `chloe stress`.
+#[derive(Debug, Args, Clone)]
+pub struct StressOverrides {
+    /// Paths per scenario (overrides stress.paths).
+    #[arg(long)]
+    pub paths: Option<u64>,
+    /// Horizon in days (overrides stress.horizon).
+    #[arg(long)]
+    pub horizon: Option<u32>,
+    /// Compute backend for the stress test.
+    #[arg(long, value_enum, env = "CHLOE_BACKEND", default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+/// `chloe run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job file, output folder, seed.
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Stress settings.
+    #[command(flatten)]
+    pub stress: StressOverrides,
+}
+
 /// `chloe walkforward`
 #[derive(Debug, Args)]
 pub struct WalkforwardArgs {
-    /// Job file (TOML).
-    pub job: PathBuf,
-    /// Output folder (overrides the job file).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// Compute backend for the stress test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendChoice {
-    /// GPU when an adapter is usable, else CPU.
-    Auto,
-    /// wgpu compute shaders; an error when no adapter is usable.
-    Gpu,
-    /// rayon on the CPU.
-    Cpu,
+    /// Job file, output folder, seed.
+    #[command(flatten)]
+    pub job: JobArgs,
 }
 
 /// `chloe stress`
 #[derive(Debug, Args)]
 pub struct StressArgs {
-    /// Job file (TOML) with a [stress] section.
-    pub job: PathBuf,
-    /// Paths per scenario (overrides the job file).
-    #[arg(long)]
-    pub paths: Option<u64>,
-    /// Horizon in days (overrides the job file).
-    #[arg(long)]
-    pub horizon: Option<u32>,
-    /// Compute backend.
-    #[arg(long, value_enum, env = "CHLOE_BACKEND", default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-    /// Output folder (overrides the job file).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    /// Job file (with a [stress] section), output folder, seed.
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Stress settings.
+    #[command(flatten)]
+    pub stress: StressOverrides,
 }

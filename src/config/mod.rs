@@ -6,6 +6,7 @@
 mod data;
 pub mod features;
 pub mod stress;
+pub mod time;
 pub mod walkforward;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use self::data::{BenchmarkSpec, CalendarMode, ColumnMap, DataSpec, RawData, SymbolSelection};
+pub use self::stress::{MAX_HORIZON, MAX_PATHS};
 use crate::error::ConfigError;
 
 /// The job file as written, before validation.
@@ -67,6 +69,57 @@ pub struct JobSpec {
     pub sizing: walkforward::SizingSpec,
     /// Stress-test settings, when the job has a `[stress]` section.
     pub stress: Option<stress::StressSpec>,
+    /// Whether the job file has a `[walkforward]` section (`chloe run` runs
+    /// the walk-forward when it has one, or when the stress needs its book).
+    pub has_walkforward: bool,
+}
+
+/// Command-line values that replace job-file values before validation, so
+/// they pass the same checks as the file's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--seed`: replaces `job.seed`.
+    pub seed: Option<u64>,
+    /// `--paths`: replaces `stress.paths`.
+    pub paths: Option<u64>,
+    /// `--horizon`: replaces `stress.horizon`.
+    pub horizon: Option<u32>,
+}
+
+impl Overrides {
+    /// Writes the overrides into `raw`; a stress flag without a `[stress]`
+    /// section is an error naming the flag.
+    pub fn apply(&self, raw: &mut RawJob) -> Result<(), ConfigError> {
+        if let Some(seed) = self.seed {
+            raw.job.seed = seed;
+        }
+        for (flag, given) in [
+            ("--paths", self.paths.is_some()),
+            ("--horizon", self.horizon.is_some()),
+        ] {
+            if given && raw.stress.is_none() {
+                return Err(ConfigError::invalid(
+                    flag,
+                    "needs a [stress] section in the job file",
+                ));
+            }
+        }
+        if let Some(s) = raw.stress.as_mut() {
+            s.paths = self.paths.or(s.paths);
+            s.horizon = self.horizon.or(s.horizon);
+        }
+        Ok(())
+    }
+
+    /// The flag that set `key`, for error messages.
+    pub fn flag_for(&self, key: &str) -> Option<String> {
+        match key {
+            "job.seed" => self.seed.map(|v| format!("--seed {v}")),
+            "stress.paths" => self.paths.map(|v| format!("--paths {v}")),
+            "stress.horizon" => self.horizon.map(|v| format!("--horizon {v}")),
+            _ => None,
+        }
+    }
 }
 
 impl JobSpec {
@@ -81,15 +134,35 @@ impl JobSpec {
 
     /// Parses and validates job-file text; relative paths resolve against `path`'s folder.
     pub fn from_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        Self::from_str_with(text, path, &Overrides::default())
+    }
+
+    /// Parses job-file text, applies command-line overrides, then validates:
+    /// the one parse -> validate path, so a flag meets the file's range checks.
+    pub fn from_str_with(
+        text: &str,
+        path: &Path,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " | "),
         })?;
+        overrides.apply(&mut raw)?;
         let base = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        raw.validate(&base, path)
+        raw.validate(&base, path).map_err(|e| match e {
+            ConfigError::Invalid { key, message } => match overrides.flag_for(&key) {
+                Some(flag) => ConfigError::Invalid {
+                    key: format!("{flag} (overrides {key}):"),
+                    message: format!("{key} {message}"),
+                },
+                None => ConfigError::Invalid { key, message },
+            },
+            other => other,
+        })
     }
 }
 
@@ -108,6 +181,7 @@ impl RawJob {
         );
         let data = self.data.map(|d| d.validate(base)).transpose()?;
         let features = self.features.unwrap_or_default().validate()?;
+        let has_walkforward = self.walkforward.is_some();
         let walkforward = self.walkforward.unwrap_or_default().validate()?;
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
@@ -121,6 +195,7 @@ impl RawJob {
             walkforward,
             sizing,
             stress,
+            has_walkforward,
         })
     }
 }

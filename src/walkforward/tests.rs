@@ -268,25 +268,76 @@ fn too_little_data_says_how_much_is_needed() {
         None,
     )
     .unwrap_err();
-    assert!(crate::error::exit_code(&e) == Exit::BadInput);
+    assert!(crate::error::exit_code(&e) == crate::error::Exit::BadInput);
     assert!(format!("{e:#}").contains("at least 221 bars"), "{e:#}");
 }
 
 #[test]
-fn final_portfolio_is_the_last_row_of_the_last_fold() {
-    let wf = run_planted(0.004, 1);
-    let fp = wf.final_portfolio.as_ref().expect("folds ran");
-    let last = wf.folds.last().unwrap();
-    assert_eq!(fp.bar, last.fold.test_end);
-    assert_eq!(
-        last.weights.nrows(),
-        last.fold.test_end + 1 - last.fold.test_start
-    );
-    assert_eq!(
-        fp.weights,
-        last.weights.row(last.weights.nrows() - 1).to_vec()
-    );
+fn deployment_book_is_the_fold_decision_on_the_last_bar() {
+    // Independent truth: a fold's first decision, at test_start, uses data up
+    // to test_start only. Cut the panel after that bar: the deployment book of
+    // the shorter panel is fitted on the same windows, so it must equal that
+    // fold's first row of weights.
+    let (panel, feats) = planted(600, 12, 0.004, 1);
+    let names = vec!["signal".to_string(), "noise".to_string()];
+    let spec = small_spec();
     let sizing = SizingSpec::default();
-    assert!(fp.weights.iter().all(|&w| w >= 0.0), "{:?}", fp.weights);
-    assert!(fp.weights.iter().sum::<f64>() <= sizing.max_gross + 1e-12);
+    let full = run(
+        &panel,
+        FeatureInput {
+            names: &names,
+            values: feats.view(),
+            warmup: 1,
+        },
+        &spec,
+        &sizing,
+        3,
+        None,
+    )
+    .unwrap();
+    let f = full.folds[3].clone();
+    let cut = f.fold.test_start + 1;
+    let mut short = panel.clone();
+    short.timestamps.truncate(cut);
+    let rows = ndarray::s![..cut, ..];
+    for m in [
+        &mut short.open,
+        &mut short.high,
+        &mut short.low,
+        &mut short.close,
+        &mut short.volume,
+    ] {
+        *m = m.slice(rows).to_owned();
+    }
+    short.available = short.available.slice(rows).to_owned();
+    short.filled = short.filled.slice(rows).to_owned();
+    let short_feats = feats.slice(ndarray::s![..cut, .., ..]).to_owned();
+    let wf = run(
+        &short,
+        FeatureInput {
+            names: &names,
+            values: short_feats.view(),
+            warmup: 1,
+        },
+        &spec,
+        &sizing,
+        3,
+        None,
+    )
+    .unwrap();
+    let d = wf
+        .deployment
+        .as_ref()
+        .expect("long enough for a deployment fold");
+    assert_eq!(d.fold.test_start, cut - 1);
+    assert_eq!(
+        (d.fold.train_start, d.fold.train_end, d.fold.fit_end),
+        (f.fold.train_start, f.fold.train_end, f.fold.fit_end)
+    );
+    // The shorter panel plans folds 0..=2, so the deployment fold is fold 3
+    // again: same windows, same seed, so the same decision.
+    assert_eq!(d.fold.index, f.fold.index);
+    assert_eq!(d.weights, f.weights.row(0).to_vec());
+    assert!(d.weights.iter().any(|&w| w > 0.0), "a planted edge trades");
+    assert!(d.weights.iter().sum::<f64>() <= sizing.max_gross + 1e-12);
 }
