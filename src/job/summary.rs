@@ -149,7 +149,7 @@ fn deployment_book(panel: &Panel, wf: &Walkforward) -> Option<DeploymentBook> {
         train_start: ts(d.fold.train_start),
         train_end: ts(d.fold.train_end),
         fit_end: ts(d.fold.fit_end),
-        gross: weights.values().map(|w| w.abs()).sum(),
+        gross: weights.values().fold(0.0, |g, w| g + w.abs()),
         all_cash: weights.is_empty(),
         weights,
     })
