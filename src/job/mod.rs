@@ -201,8 +201,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     };
     let mut all_notes = Vec::new();
     if let Some(l) = &loaded {
-        let has_benchmark = spec.data.as_ref().is_some_and(|d| d.benchmark.is_some());
-        all_notes.extend(notes::data(l, has_benchmark));
+        all_notes.extend(notes::data(l));
     }
 
     let progress = Progress::new("starting", 0);

@@ -26,9 +26,9 @@ fn symbols_where(loaded: &Loaded, keep: impl Fn(usize) -> bool) -> Vec<String> {
         .collect()
 }
 
-/// Data fallbacks: close-only symbols, no volume, no benchmark, forward-filled
+/// Data fallbacks: close-only symbols, no volume, benchmark gaps, forward-filled
 /// bars, bars left unavailable, mixed calendars.
-pub fn data(loaded: &Loaded, has_benchmark: bool) -> Vec<Note> {
+pub fn data(loaded: &Loaded) -> Vec<Note> {
     let p = &loaded.panel;
     let n = p.n_assets();
     let mut out = Vec::new();
@@ -58,16 +58,8 @@ pub fn data(loaded: &Loaded, has_benchmark: bool) -> Vec<Note> {
             no_volume,
         ));
     }
-    match &p.benchmark {
-        None if !has_benchmark => out.push(note(
-            "no_benchmark",
-            "data",
-            "no benchmark: beta and correlation features use the equal-weighted return of the panel".into(),
-            0,
-            Vec::new(),
-        )),
-        None => {}
-        Some(b) => {
+    if let Some(b) = &p.benchmark {
+        {
             let missing = b.available.iter().filter(|a| !**a).count();
             if missing > 0 {
                 out.push(note(
@@ -122,26 +114,28 @@ pub fn data(loaded: &Loaded, has_benchmark: bool) -> Vec<Note> {
     out
 }
 
-/// Feature fallbacks (close-to-close volatility, zero volume features, ...).
+/// Feature fallbacks: no benchmark, close-to-close volatility, zero volume features.
 pub fn features(fs: &FeatureSet, loaded: &Loaded) -> Vec<Note> {
     let p = &loaded.panel;
     fs.notes
         .iter()
         .map(|m| {
-            let symbols = if m.contains("close-only") {
-                symbols_where(loaded, |i| !p.fields[i].has_ohlc)
+            let (kind, symbols) = if m.contains("no benchmark") {
+                ("no_benchmark", Vec::new())
+            } else if m.contains("close-only") {
+                (
+                    "feature_fallback",
+                    symbols_where(loaded, |i| !p.fields[i].has_ohlc),
+                )
             } else if m.contains("volume") {
-                symbols_where(loaded, |i| !p.fields[i].has_volume)
+                (
+                    "feature_fallback",
+                    symbols_where(loaded, |i| !p.fields[i].has_volume),
+                )
             } else {
-                Vec::new()
+                ("feature_fallback", Vec::new())
             };
-            note(
-                "feature_fallback",
-                "features",
-                m.clone(),
-                symbols.len(),
-                symbols,
-            )
+            note(kind, "features", m.clone(), symbols.len(), symbols)
         })
         .collect()
 }
