@@ -29,7 +29,7 @@ use crate::{
 
 /// Runs one command line and returns the exit code to use.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    logging::init(&cli.global);
+    logging::init(cli.global.log_format, cli.global.verbose, cli.global.quiet);
     if let Some(n) = cli.global.threads {
         if n == 0 {
             return Err(error::UsageError("--threads must be at least 1".into()).into());
