@@ -209,3 +209,72 @@ pub fn resolve(base: &Path, p: &str) -> PathBuf {
         base.join(p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = "[job]\nname = \"x\"\nseed = 1\n\n[stress]\npaths = 5\n\n\
+        [stress.market]\nsymbols = [\"A\"]\nmu = [0.0]\nsigma = [0.01]\nadv = [1e8]\nspread = [0.001]\n\n\
+        [stress.portfolio]\nweights = { A = 0.5 }\n";
+
+    fn with(o: Overrides) -> Result<JobSpec, ConfigError> {
+        JobSpec::from_str_with(JOB, Path::new("j.toml"), &o)
+    }
+
+    #[test]
+    fn overrides_replace_file_values_before_the_same_checks() {
+        let j = with(Overrides::default()).unwrap();
+        assert_eq!((j.seed, j.stress.unwrap().paths), (1, 5));
+        let j = with(Overrides {
+            seed: Some(9),
+            paths: Some(7),
+            horizon: Some(3),
+        })
+        .unwrap();
+        let s = j.stress.unwrap();
+        assert_eq!((j.seed, s.paths, s.horizon), (9, 7, 3));
+        // The file's range check, naming the flag and the key.
+        for (o, flag, key) in [
+            (
+                Overrides {
+                    paths: Some(0),
+                    ..Default::default()
+                },
+                "--paths 0",
+                "stress.paths",
+            ),
+            (
+                Overrides {
+                    paths: Some(MAX_PATHS + 1),
+                    ..Default::default()
+                },
+                "--paths 1000000001",
+                "stress.paths",
+            ),
+            (
+                Overrides {
+                    horizon: Some(MAX_HORIZON + 1),
+                    ..Default::default()
+                },
+                "--horizon 100001",
+                "stress.horizon",
+            ),
+        ] {
+            let e = with(o).unwrap_err().to_string();
+            assert!(e.starts_with(flag) && e.contains(key), "{e}");
+        }
+        // A stress flag on a job without [stress] names the flag.
+        let e = JobSpec::from_str_with(
+            "[job]\nname = \"x\"\n",
+            Path::new("j.toml"),
+            &Overrides {
+                horizon: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--horizon") && e.contains("[stress]"), "{e}");
+    }
+}

@@ -70,3 +70,39 @@ pub fn cholesky(c: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     }
     Some(l)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_by_hand_and_semidefinite() {
+        let l = cholesky(&[vec![1.0, 0.5], vec![0.5, 1.0]]).unwrap();
+        assert_eq!(l[0], [1.0, 0.0]);
+        assert_eq!(l[1][0], 0.5);
+        assert!((l[1][1] - 0.75f64.sqrt()).abs() < 1e-15);
+        // Perfect correlation: a zero pivot gives a zero column, not a failure.
+        let l = cholesky(&[vec![1.0, 1.0], vec![1.0, 1.0]]).unwrap();
+        assert_eq!(l, [[1.0, 0.0], [1.0, 0.0]]);
+    }
+
+    #[test]
+    fn repair_shrinks_just_enough_or_names_the_key() {
+        // Eigenvalues 1.9, 1.9, -0.8: not PSD; shrinking by l scales the
+        // off-diagonal by (1 - l), PSD once 1 - 1.8 (1 - l) >= 0, l >= 4/9.
+        let c = vec![
+            vec![1.0, 0.9, -0.9],
+            vec![0.9, 1.0, 0.9],
+            vec![-0.9, 0.9, 1.0],
+        ];
+        assert!(cholesky(&c).is_none());
+        let e = repair(c.clone(), 0.05).unwrap_err().to_string();
+        assert!(e.contains("stress.market.correlation"), "{e}");
+        let (r, l) = repair(c, 0.6).unwrap();
+        let l = l.unwrap();
+        assert!((4.0 / 9.0..4.0 / 9.0 * 1.25 + 1e-9).contains(&l), "{l}");
+        assert!((r[0][1] - 0.9 * (1.0 - l)).abs() < 1e-12);
+        let ok = vec![vec![1.0, 0.3], vec![0.3, 1.0]];
+        assert_eq!(repair(ok.clone(), 0.05).unwrap(), (ok, None));
+    }
+}
