@@ -155,7 +155,9 @@ fn sibling(parent: &Path, name: &str, what: &str, pid: u32) -> PathBuf {
     parent.join(format!(".{name}.{what}.{pid}"))
 }
 
-/// Removes staging and old folders of `name` left by processes that no longer run.
+/// Removes staging and old folders of `name` left by processes that no longer
+/// run. A run killed between moving the previous output folder aside and
+/// moving its own into place left no output folder: the previous one is put back.
 fn remove_dead_siblings(parent: &Path, name: &str) {
     // Liveness is read from /proc; elsewhere stale folders are left alone.
     if !cfg!(target_os = "linux") {
@@ -174,6 +176,14 @@ fn remove_dead_siblings(parent: &Path, name: &str) {
                 && pid != std::process::id()
                 && !Path::new(&format!("/proc/{pid}")).exists()
             {
+                let out = parent.join(name);
+                if what == "old" && !out.exists() && std::fs::rename(e.path(), &out).is_ok() {
+                    tracing::warn!(
+                        "restored {} from a run killed while replacing it",
+                        out.display()
+                    );
+                    continue;
+                }
                 tracing::debug!("removing {} left by a dead run", e.path().display());
                 let _ = std::fs::remove_dir_all(e.path());
             }
@@ -304,5 +314,14 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out"], "no staging or old folder left");
+
+        // Killed between the two renames: the previous folder is put back.
+        if cfg!(target_os = "linux") {
+            std::fs::rename(&out, d.path().join(".out.old.0")).unwrap();
+            let s = StagedDir::new(&out).unwrap();
+            assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), b"new");
+            drop(s);
+            assert!(!d.path().join(".out.old.0").exists());
+        }
     }
 }
