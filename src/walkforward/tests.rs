@@ -346,3 +346,35 @@ fn deployment_book_is_the_fold_decision_on_the_last_bar() {
     assert_eq!(d.weights, f.weights.row(0).to_vec());
     assert!(d.weights.iter().sum::<f64>() <= sizing.max_gross + 1e-12);
 }
+
+#[test]
+fn dropped_training_rows_are_counted_per_fold() {
+    // Blank feature 1 of asset 0 on bars 150..160: rows of fold 0's training
+    // window (whose samples end at fit_end) with a known label are dropped.
+    let (panel, mut feats) = planted(600, 12, 0.004, 1);
+    for t in 150..160 {
+        feats[[t, 0, 1]] = f64::NAN;
+    }
+    let names = vec!["signal".to_string(), "noise".to_string()];
+    let wf = run(
+        &panel,
+        FeatureInput {
+            names: &names,
+            values: feats.view(),
+            warmup: 1,
+        },
+        &small_spec(),
+        &SizingSpec::default(),
+        3,
+        None,
+    )
+    .unwrap();
+    for f in &wf.folds {
+        let want = (150..160)
+            .filter(|&t| (f.fold.train_start..=f.fold.fit_end).contains(&t))
+            .count();
+        assert_eq!(f.dropped_train, want, "fold {}", f.fold.index);
+    }
+    assert!(wf.folds[0].dropped_train > 0 || wf.folds[1].dropped_train > 0);
+    assert_eq!(wf.deployment.as_ref().unwrap().dropped_train, 0);
+}
