@@ -30,7 +30,6 @@ use crate::{
     config::{JobSpec, stress::PortfolioSource},
     data::Loaded,
     error::{ConfigError, Exit},
-    features::FeatureSet,
     progress::Progress,
     report::{self, ParquetOut, Provenance, StagedDir, summary::StageTimes},
     stress::{self, BackendChoice},
@@ -184,7 +183,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     }
 
     let progress = Progress::new("starting", 0);
-    let mut wf_out: Option<(FeatureSet, Walkforward)> = None;
+    let mut wf_out: Option<Walkforward> = None;
     if run_wf {
         let l = loaded.as_ref().expect("walk-forward loads data");
         let t = Instant::now();
@@ -210,18 +209,20 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         times.walkforward_s = Some(t.elapsed().as_secs_f64());
         all_notes.extend(notes::walkforward(&wf));
         all_notes.extend(notes::deployment(wf.deployment.as_ref(), &l.panel.symbols));
-        wf_out = Some((fs, wf));
+        // The feature array (bars x assets x features) is not needed past here.
+        drop(fs);
+        wf_out = Some(wf);
     }
 
     let stage = StagedDir::new(&out)?;
     let parquet = ParquetOut::new(&stage, &prov);
     let t_report = Instant::now();
-    if let (Some((_, wf)), Some(l)) = (&wf_out, &loaded) {
+    if let (Some(wf), Some(l)) = (&wf_out, &loaded) {
         report::walkforward::write_parquet(&parquet, &l.panel, wf)?;
     }
     let mut report_s = t_report.elapsed().as_secs_f64();
 
-    let book = wf_out.as_ref().and_then(|(_, wf)| {
+    let book = wf_out.as_ref().and_then(|wf| {
         let l = loaded.as_ref()?;
         let d = wf.deployment.as_ref()?;
         Some(summary::book_weights(&l.panel.symbols, &d.weights))
@@ -232,9 +233,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
             s,
             StressInputs {
                 deployment: book.as_ref(),
-                deployment_fit: wf_out
-                    .as_ref()
-                    .is_some_and(|(_, wf)| wf.deployment.is_some()),
+                deployment_fit: wf_out.as_ref().is_some_and(|wf| wf.deployment.is_some()),
                 file_book: file_book.as_ref(),
                 panel: loaded.as_ref().map(|l| &l.panel),
                 seed: spec.seed,
@@ -264,7 +263,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         data_files,
         data_sha256,
         loaded: loaded.as_ref(),
-        wf: wf_out.as_ref().map(|(_, wf)| wf),
+        wf: wf_out.as_ref(),
         stress: stress_stage.as_ref(),
         notes: all_notes,
         times,
