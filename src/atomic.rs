@@ -140,12 +140,55 @@ impl Drop for ParquetSink {
 }
 
 /// A report folder written as a whole: files go to a hidden staging folder next
-/// to the output folder and are moved into place by [`StagedDir::commit`]; a
-/// run that fails before that leaves the output folder as it was.
+/// to the output folder, and [`StagedDir::commit`] replaces the output folder
+/// with it. A run that fails or is killed before that leaves the previous
+/// output folder as it was (or none); the next run removes the dead run's
+/// staging folder.
 pub struct StagedDir {
     staging: PathBuf,
     out: PathBuf,
     committed: bool,
+}
+
+/// Hidden sibling names of output folder `name`: `.{name}.{what}.{pid}`.
+fn sibling(parent: &Path, name: &str, what: &str, pid: u32) -> PathBuf {
+    parent.join(format!(".{name}.{what}.{pid}"))
+}
+
+/// Removes staging and old folders of `name` left by processes that no longer
+/// run. A run killed between moving the previous output folder aside and
+/// moving its own into place left no output folder: the previous one is put back.
+fn remove_dead_siblings(parent: &Path, name: &str) {
+    // Liveness is read from /proc; elsewhere stale folders are left alone.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        for what in ["staging", "old"] {
+            let prefix = format!(".{name}.{what}.");
+            if let Some(pid) = file
+                .strip_prefix(&prefix)
+                .and_then(|p| p.parse::<u32>().ok())
+                && pid != std::process::id()
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let out = parent.join(name);
+                if what == "old" && !out.exists() && std::fs::rename(e.path(), &out).is_ok() {
+                    tracing::warn!(
+                        "restored {} from a run killed while replacing it",
+                        out.display()
+                    );
+                    continue;
+                }
+                tracing::debug!("removing {} left by a dead run", e.path().display());
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }
 
 impl StagedDir {
@@ -161,7 +204,8 @@ impl StagedDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
-        let staging = parent.join(format!(".{name}.staging.{}", std::process::id()));
+        remove_dead_siblings(parent, &name);
+        let staging = sibling(parent, &name, "staging", std::process::id());
         if staging.exists() {
             std::fs::remove_dir_all(&staging)?;
         }
@@ -179,26 +223,45 @@ impl StagedDir {
         self.staging.join(file)
     }
 
+    /// The staging folder (where readers of the staged reports look before commit).
+    pub fn dir(&self) -> &Path {
+        &self.staging
+    }
+
     /// The final output folder.
     pub fn out(&self) -> &Path {
         &self.out
     }
 
-    /// Moves every staged file into the output folder (each move is a rename).
+    /// Replaces the output folder with the staged one: the old folder is
+    /// renamed aside, the staged one renamed into place, the old one removed.
     pub fn commit(mut self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.out)
-            .with_context(|| format!("creating {}", self.out.display()))?;
-        let mut entries: Vec<_> = std::fs::read_dir(&self.staging)?
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("listing {}", self.staging.display()))?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let dest = self.out.join(e.file_name());
-            std::fs::rename(e.path(), &dest)
-                .with_context(|| format!("moving report into {}", dest.display()))?;
+        let parent = self
+            .staging
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = self
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let old = sibling(&parent, &name, "old", std::process::id());
+        let had_old = self.out.exists();
+        if had_old {
+            std::fs::rename(&self.out, &old)
+                .with_context(|| format!("moving the previous {} aside", self.out.display()))?;
         }
-        let _ = std::fs::remove_dir_all(&self.staging);
+        if let Err(e) = std::fs::rename(&self.staging, &self.out) {
+            if had_old {
+                let _ = std::fs::rename(&old, &self.out);
+            }
+            return Err(e).with_context(|| format!("moving reports into {}", self.out.display()));
+        }
         self.committed = true;
+        if had_old {
+            let _ = std::fs::remove_dir_all(&old);
+        }
         Ok(())
     }
 }
@@ -207,6 +270,58 @@ impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_the_folder_whole_and_drop_leaves_it() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("stale.parquet"), b"old").unwrap();
+        std::fs::write(out.join("summary.json"), b"old").unwrap();
+        // A dead run's staging folder (pid 0 is never a user process).
+        std::fs::create_dir_all(d.path().join(".out.staging.0")).unwrap();
+
+        let s = StagedDir::new(&out).unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(
+                !d.path().join(".out.staging.0").exists(),
+                "dead staging removed"
+            );
+        } else {
+            std::fs::remove_dir_all(d.path().join(".out.staging.0")).unwrap();
+        }
+        write_atomic(&s.path("summary.json"), b"new").unwrap();
+        drop(s);
+        assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), b"old");
+
+        let s = StagedDir::new(&out).unwrap();
+        write_atomic(&s.path("summary.json"), b"new").unwrap();
+        s.commit().unwrap();
+        assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), b"new");
+        assert!(
+            !out.join("stale.parquet").exists(),
+            "no file of the old run"
+        );
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out"], "no staging or old folder left");
+
+        // Killed between the two renames: the previous folder is put back.
+        if cfg!(target_os = "linux") {
+            std::fs::rename(&out, d.path().join(".out.old.0")).unwrap();
+            let s = StagedDir::new(&out).unwrap();
+            assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), b"new");
+            drop(s);
+            assert!(!d.path().join(".out.old.0").exists());
         }
     }
 }

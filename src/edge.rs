@@ -302,41 +302,13 @@ pub fn newton_logistic(x: ArrayView2<'_, f64>, y: &[bool], alpha: f64) -> Option
 }
 
 /// Solves `A x = b` in place for symmetric positive definite `A` (`k x k`, row-major);
-/// `b` becomes `x`. None when `A` is not positive definite.
+/// `b` becomes `x`. None when `A` is not positive definite (linfa-linalg's Cholesky).
 fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Option<()> {
-    for j in 0..k {
-        let mut s = a[j * k + j];
-        for p in 0..j {
-            s -= a[j * k + p] * a[j * k + p];
-        }
-        if s <= 0.0 || !s.is_finite() {
-            return None;
-        }
-        let l = s.sqrt();
-        a[j * k + j] = l;
-        for i in j + 1..k {
-            let mut s = a[i * k + j];
-            for p in 0..j {
-                s -= a[i * k + p] * a[j * k + p];
-            }
-            a[i * k + j] = s / l;
-        }
-    }
-    for i in 0..k {
-        let mut s = b[i];
-        for p in 0..i {
-            s -= a[i * k + p] * b[p];
-        }
-        b[i] = s / a[i * k + i];
-    }
-    for i in (0..k).rev() {
-        let mut s = b[i];
-        for p in i + 1..k {
-            s -= a[p * k + i] * b[p];
-        }
-        b[i] = s / a[i * k + i];
-    }
-    Some(())
+    use linfa_linalg::cholesky::SolveCInplace;
+    let mut a = ndarray::ArrayViewMut2::from_shape((k, k), a).ok()?;
+    let mut x = ndarray::ArrayViewMut2::from_shape((k, 1), b).ok()?;
+    a.solvec_inplace(&mut x).ok()?;
+    x.iter().all(|v| v.is_finite()).then_some(())
 }
 
 /// In-sample calibration table: mean forward return per bucket of predicted probability.

@@ -10,6 +10,7 @@ pub mod data;
 pub mod edge;
 pub mod error;
 pub mod features;
+pub mod job;
 pub mod logging;
 pub mod metrics;
 pub mod progress;
@@ -28,7 +29,7 @@ use crate::{
 
 /// Runs one command line and returns the exit code to use.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    logging::init(&cli.global);
+    logging::init(cli.global.log_format, cli.global.verbose, cli.global.quiet);
     if let Some(n) = cli.global.threads {
         if n == 0 {
             return Err(error::UsageError("--threads must be at least 1".into()).into());
@@ -44,8 +45,31 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             DataCommand::Import(args) => data::commands::import(&args),
             DataCommand::Synth(args) => data::commands::synth(&args),
         },
-        Command::Walkforward(args) => walkforward::command(&args),
-        Command::Stress(args) => stress::command(&args),
+        Command::Run(args) => job::command(
+            &job_options(&args.job, Some(&args.stress)),
+            job::Stages::All,
+        ),
+        Command::Walkforward(args) => {
+            job::command(&job_options(&args.job, None), job::Stages::Walkforward)
+        }
+        Command::Stress(args) => job::command(
+            &job_options(&args.job, Some(&args.stress)),
+            job::Stages::Stress,
+        ),
         Command::Devices(a) => stress::devices_command(a.check),
+    }
+}
+
+/// The runner's options from the job commands' flags.
+fn job_options(j: &cli::JobArgs, s: Option<&cli::StressOverrides>) -> job::Options {
+    job::Options {
+        job: j.job.clone(),
+        out: j.out.clone(),
+        overrides: config::Overrides {
+            seed: j.seed,
+            paths: s.and_then(|s| s.paths),
+            horizon: s.and_then(|s| s.horizon),
+        },
+        backend: s.map_or(stress::BackendChoice::Auto, |s| s.backend),
     }
 }

@@ -2,14 +2,22 @@
 
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::cli::{GlobalArgs, LogFormat};
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
-/// Installs the global subscriber; `RUST_LOG` overrides the level flags.
-pub fn init(args: &GlobalArgs) {
-    let level = if args.quiet {
+/// Installs the global subscriber; `RUST_LOG` overrides the level flags
+/// (`quiet`: warnings and errors; `verbose`: 1 debug, 2 trace).
+pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
+    let level = if quiet {
         "warn"
     } else {
-        match args.verbose {
+        match verbose {
             0 => "info",
             1 => "debug",
             _ => "trace",
@@ -22,7 +30,7 @@ pub fn init(args: &GlobalArgs) {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second init (tests calling run twice) is harmless: keep the first.
-    let _ = match args.log_format {
+    let _ = match format {
         LogFormat::Text => builder.without_time().try_init(),
         LogFormat::Json => builder.json().try_init(),
     };

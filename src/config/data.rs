@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::resolve;
-use crate::{data::time, error::ConfigError};
+use super::{resolve, time};
+use crate::error::ConfigError;
 
 /// `[data]` as written.
 #[derive(Debug, Deserialize)]

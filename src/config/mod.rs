@@ -6,6 +6,7 @@
 mod data;
 pub mod features;
 pub mod stress;
+pub mod time;
 pub mod walkforward;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use self::data::{BenchmarkSpec, CalendarMode, ColumnMap, DataSpec, RawData, SymbolSelection};
+pub use self::stress::{MAX_HORIZON, MAX_PATHS};
 use crate::error::ConfigError;
 
 /// The job file as written, before validation.
@@ -67,6 +69,57 @@ pub struct JobSpec {
     pub sizing: walkforward::SizingSpec,
     /// Stress-test settings, when the job has a `[stress]` section.
     pub stress: Option<stress::StressSpec>,
+    /// Whether the job file has a `[walkforward]` section (`chloe run` runs
+    /// the walk-forward when it has one, or when the stress needs its book).
+    pub has_walkforward: bool,
+}
+
+/// Command-line values that replace job-file values before validation, so
+/// they pass the same checks as the file's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--seed`: replaces `job.seed`.
+    pub seed: Option<u64>,
+    /// `--paths`: replaces `stress.paths`.
+    pub paths: Option<u64>,
+    /// `--horizon`: replaces `stress.horizon`.
+    pub horizon: Option<u32>,
+}
+
+impl Overrides {
+    /// Writes the overrides into `raw`; a stress flag without a `[stress]`
+    /// section is an error naming the flag.
+    pub fn apply(&self, raw: &mut RawJob) -> Result<(), ConfigError> {
+        if let Some(seed) = self.seed {
+            raw.job.seed = seed;
+        }
+        for (flag, given) in [
+            ("--paths", self.paths.is_some()),
+            ("--horizon", self.horizon.is_some()),
+        ] {
+            if given && raw.stress.is_none() {
+                return Err(ConfigError::invalid(
+                    flag,
+                    "needs a [stress] section in the job file",
+                ));
+            }
+        }
+        if let Some(s) = raw.stress.as_mut() {
+            s.paths = self.paths.or(s.paths);
+            s.horizon = self.horizon.or(s.horizon);
+        }
+        Ok(())
+    }
+
+    /// The flag that set `key`, for error messages.
+    pub fn flag_for(&self, key: &str) -> Option<String> {
+        match key {
+            "job.seed" => self.seed.map(|v| format!("--seed {v}")),
+            "stress.paths" => self.paths.map(|v| format!("--paths {v}")),
+            "stress.horizon" => self.horizon.map(|v| format!("--horizon {v}")),
+            _ => None,
+        }
+    }
 }
 
 impl JobSpec {
@@ -81,15 +134,35 @@ impl JobSpec {
 
     /// Parses and validates job-file text; relative paths resolve against `path`'s folder.
     pub fn from_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        Self::from_str_with(text, path, &Overrides::default())
+    }
+
+    /// Parses job-file text, applies command-line overrides, then validates:
+    /// the one parse -> validate path, so a flag meets the file's range checks.
+    pub fn from_str_with(
+        text: &str,
+        path: &Path,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " | "),
         })?;
+        overrides.apply(&mut raw)?;
         let base = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        raw.validate(&base, path)
+        raw.validate(&base, path).map_err(|e| match e {
+            ConfigError::Invalid { key, message } => match overrides.flag_for(&key) {
+                Some(flag) => ConfigError::Invalid {
+                    key: format!("{flag} (overrides {key}):"),
+                    message: format!("{key} {message}"),
+                },
+                None => ConfigError::Invalid { key, message },
+            },
+            other => other,
+        })
     }
 }
 
@@ -108,6 +181,7 @@ impl RawJob {
         );
         let data = self.data.map(|d| d.validate(base)).transpose()?;
         let features = self.features.unwrap_or_default().validate()?;
+        let has_walkforward = self.walkforward.is_some();
         let walkforward = self.walkforward.unwrap_or_default().validate()?;
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
@@ -121,6 +195,7 @@ impl RawJob {
             walkforward,
             sizing,
             stress,
+            has_walkforward,
         })
     }
 }
@@ -132,5 +207,74 @@ pub fn resolve(base: &Path, p: &str) -> PathBuf {
         p.to_path_buf()
     } else {
         base.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = "[job]\nname = \"x\"\nseed = 1\n\n[stress]\npaths = 5\n\n\
+        [stress.market]\nsymbols = [\"A\"]\nmu = [0.0]\nsigma = [0.01]\nadv = [1e8]\nspread = [0.001]\n\n\
+        [stress.portfolio]\nweights = { A = 0.5 }\n";
+
+    fn with(o: Overrides) -> Result<JobSpec, ConfigError> {
+        JobSpec::from_str_with(JOB, Path::new("j.toml"), &o)
+    }
+
+    #[test]
+    fn overrides_replace_file_values_before_the_same_checks() {
+        let j = with(Overrides::default()).unwrap();
+        assert_eq!((j.seed, j.stress.unwrap().paths), (1, 5));
+        let j = with(Overrides {
+            seed: Some(9),
+            paths: Some(7),
+            horizon: Some(3),
+        })
+        .unwrap();
+        let s = j.stress.unwrap();
+        assert_eq!((j.seed, s.paths, s.horizon), (9, 7, 3));
+        // The file's range check, naming the flag and the key.
+        for (o, flag, key) in [
+            (
+                Overrides {
+                    paths: Some(0),
+                    ..Default::default()
+                },
+                "--paths 0",
+                "stress.paths",
+            ),
+            (
+                Overrides {
+                    paths: Some(MAX_PATHS + 1),
+                    ..Default::default()
+                },
+                "--paths 1000000001",
+                "stress.paths",
+            ),
+            (
+                Overrides {
+                    horizon: Some(MAX_HORIZON + 1),
+                    ..Default::default()
+                },
+                "--horizon 100001",
+                "stress.horizon",
+            ),
+        ] {
+            let e = with(o).unwrap_err().to_string();
+            assert!(e.starts_with(flag) && e.contains(key), "{e}");
+        }
+        // A stress flag on a job without [stress] names the flag.
+        let e = JobSpec::from_str_with(
+            "[job]\nname = \"x\"\n",
+            Path::new("j.toml"),
+            &Overrides {
+                horizon: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--horizon") && e.contains("[stress]"), "{e}");
     }
 }

@@ -3,11 +3,23 @@
 //! Every bad value is a [`ConfigError::Invalid`] naming the dotted key, so the
 //! CLI exits with code 2 before any simulation starts.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use serde::Deserialize;
 
+use super::time;
 use crate::error::ConfigError;
+
+/// Longest horizon a job or `--horizon` may ask for, in days.
+pub const MAX_HORIZON: u32 = 100_000;
+
+/// Most paths per scenario a job or `--paths` may ask for: beyond it the path
+/// table alone would outgrow a disk (about 20 bytes a path) and the run would
+/// take days on any machine.
+pub const MAX_PATHS: u64 = 1_000_000_000;
 
 /// `[stress]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -85,61 +97,54 @@ pub struct RawMarket {
 pub struct RawPortfolio {
     /// Weight per symbol; the rest of capital is cash.
     pub weights: Option<BTreeMap<String, f64>>,
-    /// A walk-forward summary.json whose `final_portfolio.weights` is the book
-    /// (relative to the job file's folder); excludes `weights`.
-    pub from_walkforward: Option<String>,
+    /// `true`: this run's deployment book (the walk-forward's book after the
+    /// last bar); a path: a previous run's summary.json and its
+    /// `deployment_book.weights` (relative to the job file's folder). Excludes `weights`.
+    pub from_walkforward: Option<RawFromWalkforward>,
+}
+
+/// `from_walkforward = true` or `from_walkforward = "path/summary.json"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawFromWalkforward {
+    /// `true`: this run's deployment book.
+    ThisRun(bool),
+    /// A previous run's summary.json.
+    Summary(String),
+}
+
+/// Where the stressed book comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortfolioSource {
+    /// `weights` in the job file.
+    Weights,
+    /// This run's walk-forward deployment book, handed over in memory.
+    Deployment,
+    /// `deployment_book.weights` of a previous run's summary.json.
+    Summary(PathBuf),
 }
 
 impl RawPortfolio {
-    /// The weights, given or read from a walk-forward summary.json.
-    fn resolve(self, base: &Path) -> Result<BTreeMap<String, f64>, ConfigError> {
+    fn resolve(self, base: &Path) -> Result<(PortfolioSource, BTreeMap<String, f64>), ConfigError> {
         match (self.weights, self.from_walkforward) {
-            (Some(w), None) => Ok(w),
-            (None, Some(p)) => read_final_portfolio(&super::resolve(base, &p)),
+            (Some(w), None) => Ok((PortfolioSource::Weights, w)),
+            (None, Some(RawFromWalkforward::ThisRun(true))) => {
+                Ok((PortfolioSource::Deployment, BTreeMap::new()))
+            }
+            (None, Some(RawFromWalkforward::ThisRun(false))) => Err(ConfigError::invalid(
+                "stress.portfolio.from_walkforward",
+                "is false: give weights instead, or set it to true or to a summary.json path",
+            )),
+            (None, Some(RawFromWalkforward::Summary(p))) => Ok((
+                PortfolioSource::Summary(super::resolve(base, &p)),
+                BTreeMap::new(),
+            )),
             _ => Err(ConfigError::invalid(
                 "stress.portfolio",
                 "needs exactly one of weights or from_walkforward",
             )),
         }
     }
-}
-
-/// Reads `final_portfolio.weights` from a walk-forward summary.json.
-pub fn read_final_portfolio(path: &Path) -> Result<BTreeMap<String, f64>, ConfigError> {
-    let key = "stress.portfolio.from_walkforward";
-    let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::invalid(key, format!("cannot read {shown}: {e}")))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| ConfigError::invalid(key, format!("{shown} is not valid JSON: {e}")))?;
-    let weights = json
-        .pointer("/final_portfolio/weights")
-        .and_then(|w| w.as_object())
-        .ok_or_else(|| {
-            ConfigError::invalid(
-                key,
-                format!(
-                    "{shown} has no final_portfolio.weights (not a walk-forward summary.json?)"
-                ),
-            )
-        })?;
-    if weights.is_empty() {
-        return Err(ConfigError::invalid(
-            key,
-            format!("{shown}: final_portfolio.weights is empty (the walk-forward ended flat)"),
-        ));
-    }
-    weights
-        .iter()
-        .map(|(s, v)| {
-            v.as_f64().map(|w| (s.clone(), w)).ok_or_else(|| {
-                ConfigError::invalid(
-                    key,
-                    format!("{shown}: final_portfolio.weights.{s} is not a number"),
-                )
-            })
-        })
-        .collect()
 }
 
 /// One `[[stress.scenarios]]` entry as written.
@@ -209,7 +214,10 @@ pub struct StressSpec {
     pub max_correlation_repair: f64,
     /// Largest accepted gross weight.
     pub max_gross_leverage: f64,
-    /// Portfolio weights by symbol.
+    /// Where the book comes from.
+    pub portfolio: PortfolioSource,
+    /// Portfolio weights by symbol; empty until the runner resolves a book
+    /// that is not in the job file (see [`StressSpec::with_weights`]).
     pub weights: BTreeMap<String, f64>,
     /// Scenarios in file order.
     pub scenarios: Vec<ScenarioSpec>,
@@ -343,33 +351,23 @@ fn check(key: &str, v: f64, ok: bool, range: &str) -> Result<f64, ConfigError> {
     }
 }
 
-fn date_us(key: &str, s: &str) -> Result<i64, ConfigError> {
-    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        ConfigError::invalid(key, format!("must be a date YYYY-MM-DD, found {s:?}"))
-    })?;
-    Ok(d.and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-        .timestamp_micros())
-}
-
 impl RawStress {
     /// Checks ranges, resolves paths against `base` and fills defaults.
     pub fn validate(self, base: &Path) -> Result<StressSpec, ConfigError> {
         let capital = self.capital.unwrap_or(1e8);
         check("stress.capital", capital, capital > 0.0, "> 0")?;
         let paths = self.paths.unwrap_or(10_000);
-        if paths == 0 {
+        if !(1..=MAX_PATHS).contains(&paths) {
             return Err(ConfigError::invalid(
                 "stress.paths",
-                "must be at least 1, found 0",
+                format!("must be in 1..={MAX_PATHS} per scenario, found {paths}"),
             ));
         }
         let horizon = self.horizon.unwrap_or(252);
-        if horizon == 0 || horizon > crate::stress::MAX_HORIZON {
+        if !(1..=MAX_HORIZON).contains(&horizon) {
             return Err(ConfigError::invalid(
                 "stress.horizon",
-                format!("must be in 1..=100000, found {horizon}"),
+                format!("must be in 1..={MAX_HORIZON}, found {horizon}"),
             ));
         }
         let unit = |k: &str, v: Option<f64>, d: f64| -> Result<f64, ConfigError> {
@@ -441,55 +439,22 @@ impl RawStress {
                 "must be at least 1, found 0",
             ));
         }
-        let weights = self
+        let (portfolio, weights) = self
             .portfolio
             .ok_or_else(|| {
-                ConfigError::invalid("stress.portfolio", "is required (weights per symbol)")
+                ConfigError::invalid(
+                    "stress.portfolio",
+                    "is required (weights per symbol, or from_walkforward)",
+                )
             })?
             .resolve(base)?;
-        if weights.is_empty() {
-            return Err(ConfigError::invalid(
-                "stress.portfolio.weights",
-                "must name at least one symbol",
-            ));
-        }
-        let mut gross = 0.0;
-        for (s, &w) in &weights {
-            check(&format!("stress.portfolio.weights.{s}"), w, true, "finite")?;
-            gross += w.abs();
-        }
-        if gross > max_gross_leverage {
-            return Err(ConfigError::invalid(
-                "stress.portfolio.weights",
-                format!(
-                    "gross weight sum |w| = {gross} exceeds stress.max_gross_leverage = {max_gross_leverage}"
-                ),
-            ));
-        }
         let raw_market = self.market.ok_or_else(|| {
             ConfigError::invalid(
                 "stress.market",
                 "is required (inputs, or estimate_from_data = true)",
             )
         })?;
-        let market = raw_market.validate(max_correlation_repair)?;
-        let symbols = match &market {
-            MarketSource::Given(m) => Some(&m.symbols),
-            MarketSource::Estimate { symbols, .. } => symbols.as_ref(),
-        };
-        if let Some(symbols) = symbols {
-            for s in weights.keys() {
-                if !symbols.contains(s) {
-                    return Err(ConfigError::invalid(
-                        format!("stress.portfolio.weights.{s}"),
-                        format!(
-                            "names a symbol not in stress.market.symbols ({})",
-                            symbols.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
+        let market = raw_market.validate()?;
         let scenarios = match self.scenarios {
             None => PRESETS.iter().filter_map(|(n, _)| preset(n)).collect(),
             Some(list) => list
@@ -512,7 +477,7 @@ impl RawStress {
                 ));
             }
         }
-        Ok(StressSpec {
+        StressSpec {
             capital,
             paths,
             horizon,
@@ -529,14 +494,63 @@ impl RawStress {
             market,
             max_correlation_repair,
             max_gross_leverage,
-            weights,
+            portfolio,
+            weights: BTreeMap::new(),
             scenarios,
-        })
+        }
+        .with_weights(weights, "stress.portfolio.weights")
+    }
+}
+
+impl StressSpec {
+    /// This spec stressing `weights`, checked as the job file's weights are;
+    /// `key` names where they came from in errors.
+    pub fn with_weights(
+        mut self,
+        weights: BTreeMap<String, f64>,
+        key: &str,
+    ) -> Result<Self, ConfigError> {
+        if self.portfolio == PortfolioSource::Weights && weights.is_empty() {
+            return Err(ConfigError::invalid(key, "must name at least one symbol"));
+        }
+        let mut gross = 0.0;
+        for (s, &w) in &weights {
+            check(&format!("{key}.{s}"), w, true, "finite")?;
+            gross += w.abs();
+        }
+        if gross > self.max_gross_leverage {
+            return Err(ConfigError::invalid(
+                key,
+                format!(
+                    "gross weight sum |w| = {gross} exceeds stress.max_gross_leverage = {}",
+                    self.max_gross_leverage
+                ),
+            ));
+        }
+        let symbols = match &self.market {
+            MarketSource::Given(m) => Some(&m.symbols),
+            MarketSource::Estimate { symbols, .. } => symbols.as_ref(),
+        };
+        if let Some(symbols) = symbols {
+            for s in weights.keys() {
+                if !symbols.contains(s) {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.{s}"),
+                        format!(
+                            "names a symbol not in stress.market.symbols ({})",
+                            symbols.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        self.weights = weights;
+        Ok(self)
     }
 }
 
 impl RawMarket {
-    fn validate(self, max_repair: f64) -> Result<MarketSource, ConfigError> {
+    fn validate(self) -> Result<MarketSource, ConfigError> {
         if let Some(s) = &self.symbols {
             for (i, a) in s.iter().enumerate() {
                 if a.trim().is_empty() || s[..i].contains(a) {
@@ -641,7 +655,7 @@ impl RawMarket {
                     "is required for more than one symbol",
                 ));
             }
-            Some(c) => validate_correlation(c, n, max_repair)?,
+            Some(c) => check_correlation(c, n)?,
         };
         Ok(MarketSource::Given(MarketInputs {
             symbols,
@@ -654,14 +668,9 @@ impl RawMarket {
     }
 }
 
-/// Checks shape, symmetry, unit diagonal and range; repairs a slightly non-PSD
-/// matrix by the smallest shrinkage toward the identity (at most `max_repair`)
-/// that makes its Cholesky factor exist.
-pub fn validate_correlation(
-    c: Vec<Vec<f64>>,
-    n: usize,
-    max_repair: f64,
-) -> Result<Vec<Vec<f64>>, ConfigError> {
+/// Checks shape, symmetry, unit diagonal and range of a correlation matrix.
+/// Positive semi-definiteness (and its repair) is the stress stage's check.
+pub fn check_correlation(c: Vec<Vec<f64>>, n: usize) -> Result<Vec<Vec<f64>>, ConfigError> {
     let key = "stress.market.correlation";
     if c.len() != n || c.iter().any(|r| r.len() != n) {
         return Err(ConfigError::invalid(
@@ -694,61 +703,7 @@ pub fn validate_correlation(
             ));
         }
     }
-    if cholesky(&c).is_some() {
-        return Ok(c);
-    }
-    let mut lambda = 1e-4;
-    while lambda <= max_repair + 1e-15 {
-        let s = shrink(&c, lambda);
-        if cholesky(&s).is_some() {
-            tracing::warn!(
-                "{key} is not positive semi-definite; repaired by shrinking {lambda:.4} toward the identity"
-            );
-            return Ok(s);
-        }
-        lambda *= 1.25;
-    }
-    Err(ConfigError::invalid(
-        key,
-        format!(
-            "is not positive semi-definite and shrinking it by up to stress.max_correlation_repair = {max_repair} toward the identity does not repair it"
-        ),
-    ))
-}
-
-fn shrink(c: &[Vec<f64>], lambda: f64) -> Vec<Vec<f64>> {
-    c.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r.iter()
-                .enumerate()
-                .map(|(j, &v)| if i == j { 1.0 } else { (1.0 - lambda) * v })
-                .collect()
-        })
-        .collect()
-}
-
-/// Lower Cholesky factor of a PSD matrix (row-major), `None` when it is not PSD.
-/// Zero pivots (exactly singular, e.g. perfect correlation) give zero columns.
-pub fn cholesky(c: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
-    let n = c.len();
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = c[i][j] - (0..j).map(|k| l[i][k] * l[j][k]).sum::<f64>();
-            if i == j {
-                if s < -1e-10 {
-                    return None;
-                }
-                l[i][i] = s.max(0.0).sqrt();
-            } else if l[j][j] > 1e-12 {
-                l[i][j] = s / l[j][j];
-            } else if s.abs() > 1e-8 {
-                return None;
-            }
-        }
-    }
-    Some(l)
+    Ok(c)
 }
 
 impl RawScenario {
@@ -786,12 +741,16 @@ impl RawScenario {
                 let start = self
                     .start
                     .as_deref()
-                    .map(|s| date_us(&k("start"), s))
+                    .map(|s| {
+                        time::parse_date(s, false).map_err(|m| ConfigError::invalid(k("start"), m))
+                    })
                     .transpose()?;
                 let end = self
                     .end
                     .as_deref()
-                    .map(|s| date_us(&k("end"), s))
+                    .map(|s| {
+                        time::parse_date(s, true).map_err(|m| ConfigError::invalid(k("end"), m))
+                    })
                     .transpose()?;
                 if let (Some(a), Some(b)) = (start, end)
                     && b < a
@@ -807,7 +766,7 @@ impl RawScenario {
                 }
                 ScenarioKind::Bootstrap {
                     start,
-                    end: end.map(|e| e + 86_400_000_000 - 1),
+                    end,
                     block_days,
                 }
             }

@@ -1,8 +1,10 @@
-//! `chloe data check | import | synth`.
+//! `chloe data check | import | synth`: their arguments (clap derives them;
+//! `cli` re-exports them) and handlers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use clap::Args;
 
 use super::{
     load::{Selection, load_bars},
@@ -11,10 +13,94 @@ use super::{
     validate::summarize,
 };
 use crate::{
-    cli::{CheckArgs, ImportArgs, SynthArgs},
     config::{CalendarMode, ColumnMap, DataSpec, JobSpec, SymbolSelection},
     error::{DataError, Exit, UsageError},
 };
+
+/// `chloe data check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Parquet file, folder, glob or hive-partitioned folder; or a job file (.toml).
+    pub path: PathBuf,
+    /// Only these symbols (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    /// First date kept (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last date kept, inclusive.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Resample to this bar size first (1d, 4h, 15m).
+    #[arg(long)]
+    pub bar: Option<String>,
+    /// Longest forward fill of a missing close, in bars.
+    #[arg(long, default_value_t = 5)]
+    pub max_fill_days: usize,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `chloe data import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row.
+    pub input: PathBuf,
+    /// Parquet file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Timestamp column in the CSV.
+    #[arg(long, default_value = "timestamp")]
+    pub timestamp_col: String,
+    /// Symbol column in the CSV (omit with --symbol for a single-symbol file).
+    #[arg(long, default_value = "symbol")]
+    pub symbol_col: String,
+    /// Symbol for every row, when the CSV has no symbol column.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Open column.
+    #[arg(long, default_value = "open")]
+    pub open_col: String,
+    /// High column.
+    #[arg(long, default_value = "high")]
+    pub high_col: String,
+    /// Low column.
+    #[arg(long, default_value = "low")]
+    pub low_col: String,
+    /// Close column.
+    #[arg(long, default_value = "close")]
+    pub close_col: String,
+    /// Volume column.
+    #[arg(long, default_value = "volume")]
+    pub volume_col: String,
+    /// Time zone of naive timestamps: UTC or a fixed offset like +08:00.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// strftime format of the timestamp column (default: ISO dates and times).
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// `chloe data synth`
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Number of assets.
+    #[arg(long, default_value_t = 20)]
+    pub assets: usize,
+    /// Number of weekday bars.
+    #[arg(long, default_value_t = 2520)]
+    pub days: usize,
+    /// Seed; the same seed gives the same file.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// First date.
+    #[arg(long, default_value = "2000-01-03")]
+    pub start: String,
+    /// Parquet file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
 
 /// Builds the data selection for `data check` from a path or a job file.
 fn check_spec(args: &CheckArgs) -> anyhow::Result<DataSpec> {

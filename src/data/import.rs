@@ -6,8 +6,9 @@ use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondA
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
 use polars::prelude::{CsvReadOptions, SerReader};
 
+use super::commands::ImportArgs;
 use super::synth::{price_schema, write};
-use crate::{cli::ImportArgs, error::DataError};
+use crate::error::DataError;
 
 fn csv_err(path: &Path, message: impl Into<String>) -> DataError {
     DataError::Csv {

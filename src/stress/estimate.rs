@@ -1,10 +1,26 @@
 //! Market inputs estimated from a panel, and bootstrap return tables.
 
+use super::correlation;
 use crate::{
-    config::stress::{MarketInputs, validate_correlation},
+    config::stress::MarketInputs,
     data::Panel,
     error::{ConfigError, DataError},
 };
+
+/// Market inputs estimated from data, with the fallbacks the estimate used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// The inputs.
+    pub inputs: MarketInputs,
+    /// Days with a return for every symbol that the moments came from.
+    pub days: usize,
+    /// Symbols whose ADV is `default_adv` (no volume in the window).
+    pub default_adv: Vec<String>,
+    /// Symbols whose spread is `default_spread` (no usable high/low).
+    pub default_spread: Vec<String>,
+    /// Shrinkage toward the identity that repaired the correlation, if any.
+    pub correlation_repair: Option<f64>,
+}
 
 fn columns(panel: &Panel, symbols: &[String], key: &str) -> Result<Vec<usize>, ConfigError> {
     symbols
@@ -75,7 +91,7 @@ pub fn estimate_market(
     default_spread: f64,
     default_adv: f64,
     max_repair: f64,
-) -> anyhow::Result<MarketInputs> {
+) -> anyhow::Result<Estimate> {
     let cols = columns(panel, symbols, "stress.portfolio.weights")?;
     let end = panel.n_bars();
     let rows = end.saturating_sub(days)..end;
@@ -117,12 +133,13 @@ pub fn estimate_market(
                 .collect()
         })
         .collect();
-    let correlation = validate_correlation(correlation, n, max_repair.max(0.01))?;
+    let (correlation, correlation_repair) = correlation::repair(correlation, max_repair.max(0.01))?;
     let mu = (0..n)
         .map(|i| mean[i] + sigma[i] * sigma[i] / 2.0)
         .collect();
     let mut adv = Vec::with_capacity(n);
     let mut spread = Vec::with_capacity(n);
+    let (mut default_advs, mut default_spreads) = (Vec::new(), Vec::new());
     for &j in &cols {
         let f = panel.fields[j];
         let traded: Vec<f64> = rows
@@ -134,23 +151,31 @@ pub fn estimate_market(
         adv.push(if f.has_volume && !traded.is_empty() {
             traded.iter().sum::<f64>() / traded.len() as f64
         } else {
+            default_advs.push(panel.symbols[j].clone());
             default_adv
         });
-        spread.push(
-            f.has_ohlc
-                .then(|| corwin_schultz(panel, j, rows.clone()))
-                .flatten()
-                .unwrap_or(default_spread)
-                .min(0.5),
-        );
+        let cs = f
+            .has_ohlc
+            .then(|| corwin_schultz(panel, j, rows.clone()))
+            .flatten();
+        if cs.is_none() {
+            default_spreads.push(panel.symbols[j].clone());
+        }
+        spread.push(cs.unwrap_or(default_spread).min(0.5));
     }
-    Ok(MarketInputs {
-        symbols: symbols.to_vec(),
-        mu,
-        sigma,
-        adv,
-        spread,
-        correlation,
+    Ok(Estimate {
+        inputs: MarketInputs {
+            symbols: symbols.to_vec(),
+            mu,
+            sigma,
+            adv,
+            spread,
+            correlation,
+        },
+        days: r.len(),
+        default_adv: default_advs,
+        default_spread: default_spreads,
+        correlation_repair,
     })
 }
 

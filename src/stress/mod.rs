@@ -1,12 +1,16 @@
 //! Liquidity-stress Monte Carlo: market model, Philox generator, CPU and GPU backends.
 //!
-//! `model` turns the job's market, portfolio and scenario into kernel records;
-//! `cpu` and `gpu` run the same kernel (`shaders/stress.wgsl`); `engine` runs
-//! chunks of paths and reduces them with `summary`; `report` writes the files.
+//! A stage: [`plan`] resolves a validated [`StressSpec`] (and the panel, when
+//! the market is estimated or a scenario bootstraps) into an [`engine::Plan`];
+//! `model` turns market, portfolio and scenario into kernel records; `cpu` and
+//! `gpu` run the same kernel (`shaders/stress.wgsl`); `engine` runs chunks of
+//! paths and reduces them with `summary`. The job runner ([`crate::job`])
+//! calls it; the report layer ([`crate::report`]) writes what it returns.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod canary;
+pub mod correlation;
 pub mod cpu;
 pub mod engine;
 pub mod estimate;
@@ -15,32 +19,36 @@ pub mod model;
 #[cfg(test)]
 mod parity;
 pub mod philox;
-pub mod report;
 pub mod summary;
 #[cfg(test)]
 mod tests;
 
-use std::{ops::Range, time::Instant};
-
-/// Longest horizon a job or `--horizon` may ask for, in days.
-pub const MAX_HORIZON: u32 = 100_000;
+use std::ops::Range;
 
 use anyhow::Context;
 
+pub use self::estimate::Estimate;
 use self::{
-    engine::{Outcome, Plan},
+    engine::Plan,
     model::{PathOut, Prepared},
 };
+pub use crate::config::stress::MAX_HORIZON;
 use crate::{
-    atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic},
-    cli::{BackendChoice, StressArgs},
-    config::{
-        JobSpec,
-        stress::{MarketSource, ScenarioKind, StressSpec},
-    },
+    config::stress::{MarketSource, ScenarioKind, StressSpec},
+    data::Panel,
     error::{ConfigError, Exit, UsageError},
-    progress::Progress,
 };
+
+/// Compute backend the user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// GPU when an adapter is usable, else CPU.
+    Auto,
+    /// wgpu compute shaders; an error when no adapter is usable.
+    Gpu,
+    /// rayon on the CPU.
+    Cpu,
+}
 
 /// Results of one chunk of paths.
 #[derive(Debug, Clone, Default)]
@@ -99,30 +107,50 @@ pub trait StressBackend {
     ) -> anyhow::Result<ChunkOut>;
 }
 
-/// Resolves market inputs and bootstrap tables, loading the panel when needed.
-pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
-    let needs_panel = matches!(spec.market, MarketSource::Estimate { .. })
+/// Whether [`plan`] needs the job's panel: estimated market or a bootstrap scenario.
+pub fn needs_panel(spec: &StressSpec) -> bool {
+    matches!(spec.market, MarketSource::Estimate { .. })
         || spec
             .scenarios
             .iter()
-            .any(|s| matches!(s.kind, ScenarioKind::Bootstrap { .. }));
-    let panel = if needs_panel {
-        let data = job.data.as_ref().ok_or_else(|| {
-            ConfigError::invalid(
+            .any(|s| matches!(s.kind, ScenarioKind::Bootstrap { .. }))
+}
+
+/// A resolved stress run and how its market inputs were obtained.
+pub struct Planned {
+    /// Kernel inputs per scenario.
+    pub plan: Plan,
+    /// The market the paths are drawn from.
+    pub market: crate::config::stress::MarketInputs,
+    /// The estimate's fallbacks, when the market was estimated from data.
+    pub estimate: Option<Estimate>,
+    /// Shrinkage that repaired a given correlation matrix, if any.
+    pub correlation_repair: Option<f64>,
+}
+
+/// Resolves market inputs and bootstrap tables; `panel` is the job's data
+/// (required when [`needs_panel`]). Checks the limits that depend on the
+/// resolved asset count, before any simulation.
+pub fn plan(spec: &StressSpec, panel: Option<&Panel>, seed: u64) -> anyhow::Result<Planned> {
+    let panel = match (needs_panel(spec), panel) {
+        (false, _) => None,
+        (true, Some(p)) => Some(p),
+        (true, None) => {
+            return Err(ConfigError::invalid(
                 "data",
                 "is required when stress.market.estimate_from_data = true or a scenario has kind = \"bootstrap\"",
             )
-        })?;
-        Some(
-            crate::data::load_panel(data)
-                .context("loading data for the stress test")?
-                .panel,
-        )
-    } else {
-        None
+            .into());
+        }
     };
-    let market = match &spec.market {
-        MarketSource::Given(m) => m.clone(),
+    let (market, estimate, correlation_repair) = match &spec.market {
+        MarketSource::Given(m) => {
+            let (correlation, repair) =
+                correlation::repair(m.correlation.clone(), spec.max_correlation_repair)?;
+            let mut m = m.clone();
+            m.correlation = correlation;
+            (m, None, repair)
+        }
         MarketSource::Estimate {
             days,
             symbols,
@@ -132,8 +160,8 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
             let symbols = symbols
                 .clone()
                 .unwrap_or_else(|| spec.weights.keys().cloned().collect());
-            let p = panel.as_ref().expect("panel loaded");
-            let m = estimate::estimate_market(
+            let p = panel.expect("needs_panel");
+            let e = estimate::estimate_market(
                 p,
                 &symbols,
                 *days,
@@ -145,7 +173,8 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
                 "estimated market inputs for {} symbols from the last {days} bars",
                 symbols.len()
             );
-            m
+            let repair = e.correlation_repair;
+            (e.inputs.clone(), Some(e), repair)
         }
     };
     let hist = spec
@@ -155,7 +184,7 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
         .map(|(i, s)| match &s.kind {
             ScenarioKind::Parametric => Ok(Vec::new()),
             ScenarioKind::Bootstrap { start, end, .. } => estimate::bootstrap_table(
-                panel.as_ref().expect("panel loaded"),
+                panel.expect("needs_panel"),
                 &market.symbols,
                 *start,
                 *end,
@@ -163,19 +192,46 @@ pub fn plan(job: &JobSpec, spec: &StressSpec) -> anyhow::Result<Plan> {
             ),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let assets = market.symbols.len();
     if let Some(k) = spec.factors
-        && k as usize > market.symbols.len()
+        && k as usize > assets
     {
         return Err(ConfigError::invalid(
             "stress.factors",
+            format!("must be at most the number of assets ({assets}), found {k}"),
+        )
+        .into());
+    }
+    // Counter words and band memory must fit: say so up front, not by an abort.
+    if u64::from(spec.horizon) * (assets as u64 + 1) >= 1 << 32 {
+        return Err(ConfigError::invalid(
+            "stress.horizon",
             format!(
-                "must be at most the number of assets ({}), found {k}",
-                market.symbols.len()
+                "x (assets + 1) must be below 2^32 draws per path, got {} x {}",
+                spec.horizon,
+                assets + 1
             ),
         )
         .into());
     }
-    Ok(Plan::new(spec, &market, job.seed, hist))
+    let hist_bytes = u64::from(spec.horizon) * (summary::BINS as u64 + 2) * 8;
+    if hist_bytes > 1 << 32 {
+        return Err(ConfigError::invalid(
+            "stress.horizon",
+            format!(
+                "{} days need {:.1} GiB of band histograms; use at most 65000",
+                spec.horizon,
+                hist_bytes as f64 / (1u64 << 30) as f64
+            ),
+        )
+        .into());
+    }
+    Ok(Planned {
+        plan: Plan::new(spec, &market, seed, hist),
+        market,
+        estimate,
+        correlation_repair,
+    })
 }
 
 /// The backend a run uses, and what the log and summary.json say about it.
@@ -298,185 +354,6 @@ pub fn trust(
         canary: Some(report),
         warning: Some(msg.clone()),
         ..Selected::cpu(format!("auto: {msg}; using the cpu"))
-    })
-}
-
-/// `chloe stress JOB`.
-pub fn command(args: &StressArgs) -> anyhow::Result<Exit> {
-    let t0 = Instant::now();
-    let job = JobSpec::load(&args.job)?;
-    let mut spec = job.stress.clone().ok_or_else(|| {
-        ConfigError::invalid(
-            "stress",
-            format!("section is missing from {}", args.job.display()),
-        )
-    })?;
-    if let Some(p) = args.paths {
-        if p == 0 {
-            return Err(UsageError("--paths must be at least 1".into()).into());
-        }
-        spec.paths = p;
-    }
-    if let Some(h) = args.horizon {
-        if !(1..=MAX_HORIZON).contains(&h) {
-            return Err(
-                UsageError(format!("--horizon must be in 1..={MAX_HORIZON}, got {h}")).into(),
-            );
-        }
-        spec.horizon = h;
-    }
-    let out_dir = args.out.clone().unwrap_or_else(|| job.output.clone());
-    let plan = plan(&job, &spec)?;
-    // Counter words and band memory must fit: say so up front, not by an abort.
-    let assets = plan.prepared.first().map_or(0, |p| p.assets.len());
-    if u64::from(spec.horizon) * (assets as u64 + 1) >= 1 << 32 {
-        return Err(ConfigError::invalid(
-            "stress.horizon",
-            format!(
-                "x (assets + 1) must be below 2^32 draws per path, got {} x {}",
-                spec.horizon,
-                assets + 1
-            ),
-        )
-        .into());
-    }
-    let hist_bytes = u64::from(spec.horizon) * (summary::BINS as u64 + 2) * 8;
-    if hist_bytes > 1 << 32 {
-        return Err(ConfigError::invalid(
-            "stress.horizon",
-            format!(
-                "{} days need {:.1} GiB of band histograms; use at most 65000",
-                spec.horizon,
-                hist_bytes as f64 / (1u64 << 30) as f64
-            ),
-        )
-        .into());
-    }
-    let t_plan = t0.elapsed().as_secs_f64();
-    let Selected {
-        mut backend,
-        why,
-        adapter,
-        canary,
-        warning,
-    } = select_backend(args.backend, &plan)?;
-    if let Some(w) = &warning {
-        tracing::warn!("{w}");
-    }
-    tracing::info!("stress backend {}: {why}", backend.kind().as_str());
-    let staged = StagedDir::new(&out_dir)?;
-    let mut sink =
-        ParquetSink::create(&staged.path("stress_paths.parquet"), report::paths_schema())?;
-    let progress = Progress::new(
-        "stress chunks",
-        engine::count_chunks(&plan, backend.as_ref(), spec.paths),
-    );
-    let t1 = Instant::now();
-    let outcome = engine::run(
-        &plan,
-        backend.as_mut(),
-        0..spec.paths,
-        |s, first, chunk| sink.write(&report::paths_batch(&plan.names[s], first, &chunk.paths)?),
-        &|| progress.inc(1),
-    )?;
-    progress.finish();
-    let t_sim = t1.elapsed().as_secs_f64();
-    sink.finish()?;
-    let (schema, batch) = report::summary_batch(&outcome.summaries)?;
-    write_parquet_atomic(&staged.path("stress_summary.parquet"), schema, &[batch])?;
-    let (schema, batch) = report::bands_batch(&outcome.bands)?;
-    write_parquet_atomic(&staged.path("stress_bands.parquet"), schema, &[batch])?;
-    let json = summary_json(
-        &job,
-        &spec,
-        backend.kind().as_str(),
-        &BackendNotes {
-            why: &why,
-            adapter: adapter.as_deref(),
-            canary: canary.as_ref(),
-            warning: warning.as_deref(),
-        },
-        &outcome,
-        t_plan,
-        t_sim,
-        t0.elapsed().as_secs_f64(),
-    );
-    write_atomic(
-        &staged.path("summary.json"),
-        serde_json::to_string_pretty(&json)?.as_bytes(),
-    )?;
-    staged.commit()?;
-    for s in &outcome.summaries {
-        tracing::info!(
-            "{}: mean {:.0}, VaR95 {:.4}, CVaR99 {:.4}, P(breach) {:.3}",
-            s.scenario,
-            s.mean_terminal,
-            s.var_95,
-            s.cvar_99,
-            s.prob_drawdown_breach
-        );
-    }
-    tracing::info!("stress report written to {}", out_dir.display());
-    Ok(Exit::Ok)
-}
-
-/// What summary.json says about the backend choice.
-struct BackendNotes<'a> {
-    why: &'a str,
-    adapter: Option<&'a str>,
-    canary: Option<&'a canary::CanaryReport>,
-    warning: Option<&'a str>,
-}
-
-#[expect(clippy::too_many_arguments, reason = "one flat JSON document")]
-fn summary_json(
-    job: &JobSpec,
-    spec: &StressSpec,
-    backend: &str,
-    notes: &BackendNotes<'_>,
-    o: &Outcome,
-    t_plan: f64,
-    t_sim: f64,
-    t_total: f64,
-) -> serde_json::Value {
-    let ran = if o.fallback_chunks > 0 {
-        format!("{backend}+cpu")
-    } else {
-        backend.to_string()
-    };
-    serde_json::json!({
-        "job": job.name,
-        "versions": { "chloe": env!("CARGO_PKG_VERSION") },
-        "seed": job.seed,
-        "backend": {
-            "requested": backend,
-            "used": ran,
-            "why": notes.why,
-            "adapter": notes.adapter,
-            "canary": notes.canary,
-            "warning": notes.warning,
-            "fallback_chunks": o.fallback_chunks,
-            "fallback_reason": o.fallback_reason,
-        },
-        "wall_times": { "setup_s": t_plan, "simulation_s": t_sim, "total_s": t_total },
-        "stress": {
-            "paths": spec.paths,
-            "horizon": spec.horizon,
-            "capital": spec.capital,
-            "chunks": o.chunks,
-            "correlation_model": match spec.factors {
-                Some(k) => format!("{k}-factor model (top eigenvectors; parametric scenarios)"),
-                None => "full Cholesky".to_string(),
-            },
-            "bands": if o.exact_bands {
-                "exact".to_string()
-            } else {
-                format!("histogram, relative error <= {:.2e}", summary::histogram_relative_error())
-            },
-            "scenarios": o.summaries,
-            "worst_cvar_99": o.summaries.iter().map(|s| s.cvar_99).fold(f64::NAN, f64::max),
-            "max_prob_drawdown_breach": o.summaries.iter().map(|s| s.prob_drawdown_breach).fold(f64::NAN, f64::max),
-        },
     })
 }
 

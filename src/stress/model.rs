@@ -6,7 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::config::stress::{
-    Liquidation, MarketInputs, ScenarioKind, ScenarioSpec, ShockMeasure, StressSpec, cholesky,
+    Liquidation, MarketInputs, ScenarioKind, ScenarioSpec, ShockMeasure, StressSpec,
 };
 
 /// Per-kernel constants. Matches `struct Config` in `shaders/stress.wgsl`.
@@ -253,6 +253,7 @@ impl Prepared {
 
 /// Lower Cholesky factor of `cs` packed by rows, f32.
 fn lower_cholesky(cs: &[Vec<f64>], scenario: &str) -> Vec<f32> {
+    use super::correlation::cholesky;
     let n = cs.len();
     // A convex mix of PSD matrices is PSD (validation repaired C), but a
     // singular one (perfectly correlated assets) can fail in floating

@@ -12,7 +12,7 @@ use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 use super::plan::Fold;
 use crate::{
     config::walkforward::{LabelScope, SizingSpec, WalkforwardSpec},
-    edge::{Calibration, Standardizer, fit_model},
+    edge::{Calibration, EdgeModel, Standardizer, fit_model},
     metrics,
     regime::{FittedRegimes, Regime, quantile},
     sizing::{QuarterKelly, SizingRule},
@@ -98,6 +98,8 @@ pub struct FoldResult {
     pub weights: Array2<f64>,
     /// Training samples used.
     pub n_train: usize,
+    /// Training rows dropped because a feature was undefined.
+    pub dropped_train: usize,
     /// Fallbacks worth telling a person.
     pub notes: Vec<String>,
 }
@@ -131,8 +133,22 @@ fn design_row(
     true
 }
 
-/// Runs one fold.
-pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
+/// A fold's fitted models: regime detector, scaler, edge classifier, calibration.
+struct Fitted {
+    detector: FittedRegimes,
+    /// Regime probabilities of bars `train_start..=test_end`.
+    probs: Array2<f64>,
+    scaler: Standardizer,
+    model: Box<dyn EdgeModel>,
+    calibration: Calibration,
+    thresholds: Vec<f64>,
+    n_train: usize,
+    dropped: usize,
+    notes: Vec<String>,
+}
+
+/// Fits a fold's models on its in-sample rows (bars `train_start..=fit_end`).
+fn fit(inp: &Inputs<'_>, fold: Fold) -> Fitted {
     let spec = inp.spec;
     let seed = fold_seed(inp.seed, fold.index);
     let n_assets = inp.features.len_of(Axis(1));
@@ -153,14 +169,20 @@ pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
     let mut x_train = Vec::new();
     let mut fwd_train = Vec::new();
     let mut asset_train = Vec::new();
+    let mut dropped = 0usize;
     let mut row = Vec::with_capacity(width);
     for t in fold.train_start..=fold.fit_end {
         for i in 0..n_assets {
             let f = inp.forward[[t, i]];
-            if f.is_finite() && design_row(inp, probs.view(), t - base, t, i, &mut row) {
+            if !f.is_finite() {
+                continue;
+            }
+            if design_row(inp, probs.view(), t - base, t, i, &mut row) {
                 x_train.extend_from_slice(&row);
                 fwd_train.push(f);
                 asset_train.push(i);
+            } else {
+                dropped += 1;
             }
         }
     }
@@ -182,7 +204,105 @@ pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
         &fwd_train,
         spec.calibration_buckets,
     );
-    drop(x);
+    Fitted {
+        detector,
+        probs,
+        scaler,
+        model,
+        calibration,
+        thresholds,
+        n_train,
+        dropped,
+        notes,
+    }
+}
+
+/// The book after the last bar: fits the deployment fold (see
+/// [`super::plan::deployment_fold`]) and sizes its predictions at `fold.test_start`.
+/// Assets without a return on that bar get no prediction and weight 0.
+pub fn deployment_book(inp: &Inputs<'_>, fold: Fold) -> Deployment {
+    let fitted = fit(inp, fold);
+    let t = fold.test_start;
+    let n_assets = inp.features.len_of(Axis(1));
+    let width = inp.features.len_of(Axis(2)) + fitted.probs.ncols();
+    let mut keys = Vec::new();
+    let mut x = Vec::new();
+    let mut row = Vec::with_capacity(width);
+    for i in 0..n_assets {
+        if inp.returns[[t, i]].is_finite()
+            && design_row(
+                inp,
+                fitted.probs.view(),
+                t - fold.train_start,
+                t,
+                i,
+                &mut row,
+            )
+        {
+            x.extend_from_slice(&row);
+            keys.push(i);
+        }
+    }
+    let mut xt = Array2::from_shape_vec((keys.len(), width), x).expect("rows of equal width");
+    fitted.scaler.transform(&mut xt);
+    let p = fitted.model.predict_proba(xt.view());
+    let mut p_bar = vec![None; n_assets];
+    for (&i, &p) in keys.iter().zip(p.iter()) {
+        p_bar[i] = Some(p);
+    }
+    let last = fitted
+        .probs
+        .slice(ndarray::s![t - fold.train_start.., ..])
+        .to_owned();
+    let regime = fitted.detector.label(&last)[0];
+    let weights = QuarterKelly::new(inp.sizing).book(&p_bar, regime);
+    Deployment {
+        fold,
+        regime,
+        probabilities: p_bar,
+        weights,
+        n_train: fitted.n_train,
+        dropped_train: fitted.dropped,
+        notes: fitted.notes,
+    }
+}
+
+/// The strategy's book after the last bar of data (the deployment book).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// The deployment fold: trained like every fold, decision bar `test_start`.
+    pub fold: Fold,
+    /// Regime at the decision bar.
+    pub regime: Regime,
+    /// Edge probability per asset, None for assets without a close on the bar.
+    pub probabilities: Vec<Option<f64>>,
+    /// Target weight per asset, in panel order (fraction of equity).
+    pub weights: Vec<f64>,
+    /// Training samples used.
+    pub n_train: usize,
+    /// Training rows dropped because a feature was undefined.
+    pub dropped_train: usize,
+    /// Fallbacks worth telling a person.
+    pub notes: Vec<String>,
+}
+
+/// Runs one fold.
+pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
+    let n_assets = inp.features.len_of(Axis(1));
+    let Fitted {
+        detector,
+        probs,
+        scaler,
+        model,
+        calibration,
+        thresholds,
+        n_train,
+        dropped,
+        notes,
+    } = fit(inp, fold);
+    let base = fold.train_start;
+    let width = inp.features.len_of(Axis(2)) + probs.ncols();
+    let mut row = Vec::with_capacity(width);
 
     // Out-of-sample predictions, one matrix for the whole test window.
     let mut keys = Vec::new();
@@ -279,6 +399,7 @@ pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
         importance: model.importance(),
         weights,
         n_train,
+        dropped_train: dropped,
         notes,
     }
 }

@@ -1,31 +1,26 @@
 //! Walk-forward validation: fold plan, per-fold fit and out-of-sample replay.
 //!
 //! [`run`] plans the folds ([`plan`]), runs them with rayon ([`fold::run_fold`]),
-//! collects the results in fold order and aggregates them ([`Aggregate`]); the
-//! thread count never changes a byte of the reports ([`report`]).
+//! collects the results in fold order and aggregates them ([`Aggregate`]), and
+//! fits the deployment fold for the book after the last bar
+//! ([`fold::deployment_book`]). A stage: it takes validated specs and returns a
+//! [`Walkforward`]; the job runner ([`crate::job`]) calls it and the report
+//! layer ([`crate::report`]) writes what it returns. The thread count never
+//! changes a byte of the result.
 
 pub mod fold;
 pub mod plan;
-pub mod report;
 
-use std::time::Instant;
-
-use anyhow::Context;
 use ndarray::{Array2, ArrayView3};
 use rayon::prelude::*;
 
 pub use self::{
-    fold::{FoldMetrics, FoldResult, Prediction},
+    fold::{Deployment, FoldMetrics, FoldResult, Prediction},
     plan::Fold,
 };
 use crate::{
-    cli::WalkforwardArgs,
-    config::{
-        JobSpec,
-        walkforward::{SizingSpec, WalkforwardSpec},
-    },
+    config::walkforward::{SizingSpec, WalkforwardSpec},
     data::Panel,
-    error::{ConfigError, Exit},
     metrics::{self, BootstrapConfig},
     progress::Progress,
     regime,
@@ -77,29 +72,9 @@ pub struct Walkforward {
     pub warmup: usize,
     /// Fallbacks and warnings from the folds, prefixed by fold.
     pub notes: Vec<String>,
-    /// Target weights set on the last out-of-sample bar of the last fold.
-    pub final_portfolio: Option<FinalPortfolio>,
-}
-
-/// The book the sizing rule held at the end of the walk-forward.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FinalPortfolio {
-    /// Bar index of the decision (last test bar of the last fold).
-    pub bar: usize,
-    /// Target weight per asset, in panel order (fraction of equity).
-    pub weights: Vec<f64>,
-}
-
-impl FinalPortfolio {
-    /// The last row of the last fold's weights; None without folds or test bars.
-    pub fn from_folds(folds: &[FoldResult]) -> Option<Self> {
-        let last = folds.last()?;
-        let n = last.weights.nrows();
-        (n > 0).then(|| Self {
-            bar: last.fold.test_end,
-            weights: last.weights.row(n - 1).to_vec(),
-        })
-    }
+    /// The book after the last bar of data; None when the panel is too short
+    /// for a deployment fold.
+    pub deployment: Option<Deployment>,
 }
 
 /// Features as the engine needs them (decoupled from how they were computed).
@@ -132,6 +107,20 @@ pub fn returns_and_forward(panel: &Panel, h: usize) -> (Array2<f64>, Array2<f64>
     (ret, fwd)
 }
 
+/// Bars skipped at the start: the features' warm-up, the regime detector's, at least 1.
+pub fn warmup(features_warmup: usize) -> usize {
+    features_warmup.max(regime::warmup()).max(1)
+}
+
+/// Number of folds [`run`] will run on `panel` (for progress displays).
+pub fn n_folds(
+    panel: &Panel,
+    features_warmup: usize,
+    spec: &WalkforwardSpec,
+) -> Result<usize, crate::error::DataError> {
+    Ok(plan::plan(panel.n_bars(), warmup(features_warmup), spec)?.len())
+}
+
 /// Runs the walk-forward over a panel with precomputed features.
 ///
 /// `progress` is advanced once per finished fold.
@@ -143,7 +132,7 @@ pub fn run(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
-    let warmup = features.warmup.max(regime::warmup()).max(1);
+    let warmup = warmup(features.warmup);
     let folds = plan::plan(panel.n_bars(), warmup, spec)?;
     let state = regime::market_state(panel);
     let (returns, forward) = returns_and_forward(panel, spec.lookahead);
@@ -157,16 +146,22 @@ pub fn run(
         sizing,
         seed,
     };
-    let results: Vec<FoldResult> = folds
-        .par_iter()
-        .map(|&f| {
-            let r = fold::run_fold(&inputs, f);
-            if let Some(p) = progress {
-                p.inc(1);
-            }
-            r
-        })
-        .collect();
+    let deploy = plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec);
+    let (results, deployment): (Vec<FoldResult>, _) = rayon::join(
+        || {
+            folds
+                .par_iter()
+                .map(|&f| {
+                    let r = fold::run_fold(&inputs, f);
+                    if let Some(p) = progress {
+                        p.inc(1);
+                    }
+                    r
+                })
+                .collect()
+        },
+        || deploy.map(|f| fold::deployment_book(&inputs, f)),
+    );
     let mut columns: Vec<String> = features.names.to_vec();
     if let Some(first) = results.first() {
         columns.extend(first.regime_set.iter().map(|r| format!("p_{}", r.name())));
@@ -186,7 +181,6 @@ pub fn run(
         })
         .collect();
     let aggregate = aggregate(&results, panel.bars_per_year, spec, sizing.min_edge, seed);
-    let final_portfolio = FinalPortfolio::from_folds(&results);
     Ok(Walkforward {
         folds: results,
         aggregate,
@@ -194,7 +188,7 @@ pub fn run(
         importance,
         warmup,
         notes,
-        final_portfolio,
+        deployment,
     })
 }
 
@@ -269,76 +263,6 @@ pub fn aggregate(
         base_rate: (labelled > 0).then(|| pos as f64 / labelled as f64),
         oos_bars: stitched.len(),
     }
-}
-
-/// `chloe walkforward JOB`.
-pub fn command(args: &WalkforwardArgs) -> anyhow::Result<Exit> {
-    let started = Instant::now();
-    let job = JobSpec::load(&args.job)?;
-    let out = args.out.clone().unwrap_or_else(|| job.output.clone());
-    let data = job.data.as_ref().ok_or_else(|| {
-        ConfigError::invalid(
-            "data",
-            "is required by walkforward (add a [data] section with a path)",
-        )
-    })?;
-    let t0 = Instant::now();
-    let loaded = crate::data::load_panel(data).context("loading data")?;
-    let load_s = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let fs = crate::features::compute(&loaded.panel, &job.features);
-    for n in &fs.notes {
-        tracing::info!("{n}");
-    }
-    let features_s = t1.elapsed().as_secs_f64();
-    let t2 = Instant::now();
-    let warmup = fs.warmup.max(regime::warmup()).max(1);
-    let n_folds = plan::plan(loaded.panel.n_bars(), warmup, &job.walkforward)?.len();
-    let progress = Progress::new("walk-forward folds", n_folds as u64);
-    let wf = run(
-        &loaded.panel,
-        FeatureInput {
-            names: &fs.names,
-            values: fs.values.view(),
-            warmup: fs.warmup,
-        },
-        &job.walkforward,
-        &job.sizing,
-        job.seed,
-        Some(&progress),
-    )?;
-    progress.finish();
-    for n in &wf.notes {
-        tracing::warn!("{n}");
-    }
-    let folds_s = t2.elapsed().as_secs_f64();
-    let timings = report::Timings {
-        load_s,
-        features_s,
-        folds_s,
-        report_s: 0.0,
-        total_s: 0.0,
-    };
-    report::write_all(&out, &job, &loaded.panel, &wf, timings, started)?;
-    let a = &wf.aggregate;
-    let f = |v: Option<f64>| v.map_or_else(|| "null".to_string(), |x| format!("{x:.3}"));
-    println!(
-        "walk-forward {}: {} folds, {} out-of-sample bars; avg Sharpe {}, stitched Sharpe {}, \
-         worst drawdown {}, consistency {}, PSR {}, DSR {}, edge precision {} (base rate {})",
-        job.name,
-        a.n_folds,
-        a.oos_bars,
-        f(a.avg_sharpe),
-        f(a.stitched_sharpe),
-        f(a.worst_drawdown),
-        f(a.consistency),
-        f(a.psr),
-        f(a.dsr),
-        f(a.edge_precision),
-        f(a.base_rate),
-    );
-    println!("reports in {}", out.display());
-    Ok(Exit::Ok)
 }
 
 #[cfg(test)]

@@ -83,6 +83,41 @@ pub fn plan(n_bars: usize, warmup: usize, spec: &WalkforwardSpec) -> Result<Vec<
     Ok(folds)
 }
 
+/// The deployment fold of a panel with `n_bars` bars: trained like fold `index`
+/// would be, with the decision bar (`test_start = test_end`) on the last bar.
+///
+/// Its training window ends `1 + embargo` bars before the last bar, and its
+/// samples end at `fit_end = min(train_end - purge, last - 1 - lookahead)`:
+/// the latest bars whose labels are known. None when the panel is too short
+/// for a training window after the warm-up.
+pub fn deployment_fold(
+    n_bars: usize,
+    warmup: usize,
+    index: usize,
+    spec: &WalkforwardSpec,
+) -> Option<Fold> {
+    let last = n_bars.checked_sub(1)?;
+    let train_end = last.checked_sub(1 + spec.embargo)?;
+    let train_start = match spec.mode {
+        WindowMode::Rolling => (train_end + 1).checked_sub(spec.in_sample)?,
+        WindowMode::Anchored => warmup,
+    };
+    let fit_end = train_end
+        .checked_sub(spec.purge)?
+        .min(last.checked_sub(1 + spec.lookahead)?);
+    (train_start >= warmup
+        && train_end + 1 >= train_start + spec.in_sample
+        && fit_end >= train_start)
+        .then_some(Fold {
+            index,
+            train_start,
+            train_end,
+            fit_end,
+            test_start: last,
+            test_end: last,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +155,31 @@ mod tests {
         assert_eq!(windows(&f[1]), (20, 49, 46, 52, 61));
         assert_eq!(windows(&f[4]), (50, 79, 76, 82, 91));
         assert!(f.iter().all(|f| f.train_end < f.test_start));
+    }
+
+    #[test]
+    fn deployment_fold_decides_on_the_last_bar() {
+        // n = 100 (last bar 99), is 30, h 3, purge 3, embargo 2: training window
+        // [67, 96], samples up to min(96 - 3, 99 - 1 - 3) = 93, decision at 99.
+        let s = spec(
+            "in_sample_days = 30\nout_of_sample_days = 10\nlookahead_days = 3\nembargo_days = 2",
+        );
+        let f = deployment_fold(100, 10, 5, &s).unwrap();
+        assert_eq!(windows(&f), (67, 96, 93, 99, 99));
+        assert_eq!(f.index, 5);
+        // Its label windows end before the decision bar, as in every fold.
+        assert!(f.fit_end + s.lookahead < f.test_start);
+        // Anchored: from the warm-up.
+        let a = spec(
+            "in_sample_days = 30\nout_of_sample_days = 10\nmode = \"anchored\"\nlookahead_days = 3",
+        );
+        assert_eq!(
+            windows(&deployment_fold(100, 10, 0, &a).unwrap()),
+            (10, 98, 95, 99, 99)
+        );
+        // Too short after the warm-up: none.
+        assert_eq!(deployment_fold(40, 10, 0, &s), None);
+        assert_eq!(deployment_fold(0, 0, 0, &s), None);
     }
 
     #[test]

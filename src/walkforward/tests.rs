@@ -268,25 +268,113 @@ fn too_little_data_says_how_much_is_needed() {
         None,
     )
     .unwrap_err();
-    assert!(crate::error::exit_code(&e) == Exit::BadInput);
+    assert!(crate::error::exit_code(&e) == crate::error::Exit::BadInput);
     assert!(format!("{e:#}").contains("at least 221 bars"), "{e:#}");
 }
 
 #[test]
-fn final_portfolio_is_the_last_row_of_the_last_fold() {
-    let wf = run_planted(0.004, 1);
-    let fp = wf.final_portfolio.as_ref().expect("folds ran");
-    let last = wf.folds.last().unwrap();
-    assert_eq!(fp.bar, last.fold.test_end);
-    assert_eq!(
-        last.weights.nrows(),
-        last.fold.test_end + 1 - last.fold.test_start
-    );
-    assert_eq!(
-        fp.weights,
-        last.weights.row(last.weights.nrows() - 1).to_vec()
-    );
+fn deployment_book_is_the_fold_decision_on_the_last_bar() {
+    // Independent truth: a fold's first decision, at test_start, uses data up
+    // to test_start only. Cut the panel after that bar: the deployment book of
+    // the shorter panel is fitted on the same windows, so it must equal that
+    // fold's first row of weights.
+    let (panel, feats) = planted(600, 12, 0.004, 1);
+    let names = vec!["signal".to_string(), "noise".to_string()];
+    let spec = small_spec();
     let sizing = SizingSpec::default();
-    assert!(fp.weights.iter().all(|&w| w >= 0.0), "{:?}", fp.weights);
-    assert!(fp.weights.iter().sum::<f64>() <= sizing.max_gross + 1e-12);
+    let full = run(
+        &panel,
+        FeatureInput {
+            names: &names,
+            values: feats.view(),
+            warmup: 1,
+        },
+        &spec,
+        &sizing,
+        3,
+        None,
+    )
+    .unwrap();
+    // A fold whose first decision trades, so the comparison is not 0 == 0.
+    let f = full
+        .folds
+        .iter()
+        .find(|f| f.fold.index > 0 && f.weights.row(0).iter().any(|&w| w > 0.0))
+        .expect("a planted edge trades")
+        .clone();
+    let cut = f.fold.test_start + 1;
+    let mut short = panel.clone();
+    short.timestamps.truncate(cut);
+    let rows = ndarray::s![..cut, ..];
+    for m in [
+        &mut short.open,
+        &mut short.high,
+        &mut short.low,
+        &mut short.close,
+        &mut short.volume,
+    ] {
+        *m = m.slice(rows).to_owned();
+    }
+    short.available = short.available.slice(rows).to_owned();
+    short.filled = short.filled.slice(rows).to_owned();
+    let short_feats = feats.slice(ndarray::s![..cut, .., ..]).to_owned();
+    let wf = run(
+        &short,
+        FeatureInput {
+            names: &names,
+            values: short_feats.view(),
+            warmup: 1,
+        },
+        &spec,
+        &sizing,
+        3,
+        None,
+    )
+    .unwrap();
+    let d = wf
+        .deployment
+        .as_ref()
+        .expect("long enough for a deployment fold");
+    assert_eq!(d.fold.test_start, cut - 1);
+    assert_eq!(
+        (d.fold.train_start, d.fold.train_end, d.fold.fit_end),
+        (f.fold.train_start, f.fold.train_end, f.fold.fit_end)
+    );
+    // The shorter panel plans the folds before f, so the deployment fold has
+    // f's index again: same windows, same seed, so the same decision.
+    assert_eq!(d.fold.index, f.fold.index);
+    assert_eq!(d.weights, f.weights.row(0).to_vec());
+    assert!(d.weights.iter().sum::<f64>() <= sizing.max_gross + 1e-12);
+}
+
+#[test]
+fn dropped_training_rows_are_counted_per_fold() {
+    // Blank feature 1 of asset 0 on bars 150..160: rows of fold 0's training
+    // window (whose samples end at fit_end) with a known label are dropped.
+    let (panel, mut feats) = planted(600, 12, 0.004, 1);
+    for t in 150..160 {
+        feats[[t, 0, 1]] = f64::NAN;
+    }
+    let names = vec!["signal".to_string(), "noise".to_string()];
+    let wf = run(
+        &panel,
+        FeatureInput {
+            names: &names,
+            values: feats.view(),
+            warmup: 1,
+        },
+        &small_spec(),
+        &SizingSpec::default(),
+        3,
+        None,
+    )
+    .unwrap();
+    for f in &wf.folds {
+        let want = (150..160)
+            .filter(|&t| (f.fold.train_start..=f.fold.fit_end).contains(&t))
+            .count();
+        assert_eq!(f.dropped_train, want, "fold {}", f.fold.index);
+    }
+    assert!(wf.folds[0].dropped_train > 0 || wf.folds[1].dropped_train > 0);
+    assert_eq!(wf.deployment.as_ref().unwrap().dropped_train, 0);
 }

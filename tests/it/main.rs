@@ -2,6 +2,7 @@
 
 mod data;
 mod metrics;
+mod run;
 mod stress;
 mod util;
 mod walkforward;

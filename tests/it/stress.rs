@@ -267,7 +267,7 @@ fn devices_lists_the_auto_pick() {
 }
 
 #[test]
-fn stresses_the_walkforward_final_portfolio() {
+fn stresses_the_walkforward_deployment_book() {
     let d = tempdir();
     let data = format!(
         "[data]\npath = \"{}\"\nsymbols = [\"AAPL\", \"MSFT\", \"JPM\", \"XOM\", \"JNJ\", \"WMT\"]\n\
@@ -276,27 +276,27 @@ fn stresses_the_walkforward_final_portfolio() {
             .join("us_equities_daily_skfolio.parquet")
             .display()
     );
-    let wf = format!(
-        "[job]\nname = \"wf\"\nseed = 5\noutput = \"wf\"\n\n{data}\n\
-         [walkforward]\nin_sample_days = 126\nout_of_sample_days = 42\nbootstrap_resamples = 100\n\n\
-         [sizing]\nmin_edge = 0.3\n"
-    );
+    let wf_section = "[walkforward]\nin_sample_days = 126\nout_of_sample_days = 42\nbootstrap_resamples = 100\n\n\
+         [sizing]\nmin_edge = 0.3\n";
+    let wf = format!("[job]\nname = \"wf\"\nseed = 5\noutput = \"wf\"\n\n{data}\n{wf_section}");
     std::fs::write(d.path().join("wf.toml"), wf).unwrap();
     let r = chloe(d.path(), &["walkforward", "wf.toml"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("wf/summary.json")).unwrap())
             .unwrap();
-    let weights = summary["final_portfolio"]["weights"].as_object().unwrap();
-    assert!(summary["final_portfolio"]["timestamp"].is_string());
+    let book = &summary["deployment_book"];
+    // The book is decided on the last bar of the data.
+    assert_eq!(book["timestamp"], summary["data"]["last"], "{book}");
+    let weights = book["weights"].as_object().unwrap();
     assert!(!weights.is_empty(), "{summary}");
     assert!(weights.values().all(|w| w.as_f64().unwrap() > 0.0));
 
-    let stress = |from: &str| {
+    let stress = |from: &str, extra: &str| {
         format!(
-            "[job]\nname = \"st\"\nseed = 5\noutput = \"out\"\n\n{data}\n\
+            "[job]\nname = \"st\"\nseed = 5\noutput = \"out\"\n\n{data}\n{extra}\n\
              [stress]\n\n[stress.market]\nestimate_from_data = true\n\n\
-             [stress.portfolio]\nfrom_walkforward = \"{from}\"\n"
+             [stress.portfolio]\nfrom_walkforward = {from}\n"
         )
     };
     let args = [
@@ -309,12 +309,38 @@ fn stresses_the_walkforward_final_portfolio() {
         "--backend",
         "cpu",
     ];
-    std::fs::write(d.path().join("st.toml"), stress("wf/summary.json")).unwrap();
+    // A previous run's summary.json.
+    std::fs::write(d.path().join("st.toml"), stress("\"wf/summary.json\"", "")).unwrap();
     let r = chloe(d.path(), &args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(d.path().join("out/stress_paths.parquet").exists());
+    let from_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(&from_file["stress"]["weights"], &book["weights"]);
 
-    std::fs::write(d.path().join("st.toml"), stress("nope/summary.json")).unwrap();
+    // This run's book, in memory: the same weights, both stages' reports in one folder.
+    std::fs::write(d.path().join("st.toml"), stress("true", wf_section)).unwrap();
+    let r = chloe(d.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let both: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(&both["stress"]["weights"], &book["weights"]);
+    assert_eq!(both["stress"]["portfolio_source"], "deployment_book");
+    for f in [
+        "folds.parquet",
+        "stress_paths.parquet",
+        "stress_summary.parquet",
+    ] {
+        assert!(d.path().join("out").join(f).exists(), "{f}");
+    }
+
+    std::fs::write(
+        d.path().join("st.toml"),
+        stress("\"nope/summary.json\"", ""),
+    )
+    .unwrap();
     let r = chloe(d.path(), &args);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
@@ -346,17 +372,16 @@ fn canary_catches_a_wrong_gpu() {
     );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.path().join("a/summary.json")).unwrap()).unwrap();
-    let b = &json["backend"];
-    assert_eq!(b["used"], "cpu", "{b}");
-    assert_eq!(b["canary"]["passed"], false, "{b}");
+    assert_eq!(json["backend"]["used"], "cpu", "{json}");
+    let run = &json["run"];
+    assert_eq!(run["canary"]["passed"], false, "{run}");
     assert!(
-        b["canary"]["total"]["max_rel_diff"].as_f64().unwrap() > 1e-3,
-        "{b}"
+        run["canary"]["total"]["max_rel_diff"].as_f64().unwrap() > 1e-3,
+        "{run}"
     );
-    assert!(
-        b["warning"].as_str().unwrap().contains("llvmpipe") || b["adapter"].is_string(),
-        "{b}"
-    );
+    let warning = run["backend_warning"].as_str().unwrap();
+    assert!(warning.contains("disagrees with the CPU"), "{warning}");
+    assert!(run["adapter"].is_string(), "{run}");
     // --backend gpu: exit 3, nothing written.
     let r = chloe_env(
         d.path(),
@@ -375,7 +400,7 @@ fn canary_catches_a_wrong_gpu() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.path().join("ok/summary.json")).unwrap()).unwrap();
     assert_eq!(json["backend"]["used"], "gpu");
-    assert_eq!(json["backend"]["canary"]["passed"], true);
+    assert_eq!(json["run"]["canary"]["passed"], true);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use arrow::{
     record_batch::RecordBatch,
 };
 
-use super::{
+use crate::stress::{
     model::PathOut,
     summary::{BandRow, ScenarioSummary},
 };

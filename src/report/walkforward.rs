@@ -1,11 +1,10 @@
-//! Walk-forward reports: folds, out-of-sample returns, predictions, regimes and
-//! summary.json, staged and moved into the output folder together.
+//! Walk-forward reports: folds, out-of-sample returns, predictions and regimes.
 //!
 //! Timestamps are `timestamp[us, UTC]`; a statistic that cannot be computed is
 //! null. Rows are written in fold order, so the files do not depend on the
 //! thread count.
 
-use std::{path::Path, sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use arrow::{
     array::{
@@ -15,27 +14,8 @@ use arrow::{
     datatypes::{DataType, Field, Schema, TimeUnit},
 };
 
-use super::Walkforward;
-use crate::{
-    config::{JobSpec, walkforward::ModelKind},
-    data::Panel,
-    report::{ParquetSink, StagedDir, write_atomic},
-};
-
-/// Wall times per stage, seconds.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct Timings {
-    /// Loading and validating the data.
-    pub load_s: f64,
-    /// Computing features.
-    pub features_s: f64,
-    /// Running the folds.
-    pub folds_s: f64,
-    /// Writing the reports.
-    pub report_s: f64,
-    /// Whole command.
-    pub total_s: f64,
-}
+use super::parquet::ParquetOut;
+use crate::{data::Panel, stress::BackendKind, walkforward::Walkforward};
 
 fn ts_field(name: &str) -> Field {
     Field::new(
@@ -85,35 +65,14 @@ pub fn folds_schema() -> Arc<Schema> {
     ]))
 }
 
-/// Writes every walk-forward report into `out` (staged, then moved into place).
-pub fn write_all(
-    out: &Path,
-    job: &JobSpec,
-    panel: &Panel,
-    wf: &Walkforward,
-    mut timings: Timings,
-    started: Instant,
-) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    let stage = StagedDir::new(out)?;
-    write_parquet(&stage, panel, wf)?;
-    timings.report_s = t0.elapsed().as_secs_f64();
-    timings.total_s = started.elapsed().as_secs_f64();
-    let summary = summary_json(job, panel, wf, timings);
-    write_atomic(
-        &stage.path("summary.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    stage.commit()
-}
-
-/// Writes the four Parquet reports into a staging folder.
-pub fn write_parquet(stage: &StagedDir, panel: &Panel, wf: &Walkforward) -> anyhow::Result<()> {
+/// Writes the four walk-forward Parquet reports (computed on the CPU).
+pub fn write_parquet(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyhow::Result<()> {
+    let cpu = BackendKind::Cpu;
     let stamp = |bar: usize| panel.timestamps[bar];
     let folds = &wf.folds;
 
     let schema = folds_schema();
-    let m = |f: &dyn Fn(&super::FoldResult) -> Option<f64>| -> ArrayRef {
+    let m = |f: &dyn Fn(&crate::walkforward::FoldResult) -> Option<f64>| -> ArrayRef {
         opt_f64s(folds.iter().map(f).collect())
     };
     let cols = vec![
@@ -131,7 +90,7 @@ pub fn write_parquet(stage: &StagedDir, panel: &Panel, wf: &Walkforward) -> anyh
         i64s(folds.iter().map(|f| f.metrics.n_trades as i64).collect()),
         m(&|f| f.metrics.turnover),
     ];
-    let mut sink = ParquetSink::create(&stage.path("folds.parquet"), schema.clone())?;
+    let mut sink = out.sink("folds.parquet", schema.clone(), cpu)?;
     sink.write(&batch(&schema, cols)?)?;
     sink.finish()?;
 
@@ -141,7 +100,7 @@ pub fn write_parquet(stage: &StagedDir, panel: &Panel, wf: &Walkforward) -> anyh
         Field::new("return", DataType::Float64, false),
         Field::new("equity", DataType::Float64, false),
     ]));
-    let mut sink = ParquetSink::create(&stage.path("oos_returns.parquet"), schema.clone())?;
+    let mut sink = out.sink("oos_returns.parquet", schema.clone(), cpu)?;
     let mut equity = 1.0;
     for f in folds {
         let n = f.returns.len();
@@ -169,7 +128,7 @@ pub fn write_parquet(stage: &StagedDir, panel: &Panel, wf: &Walkforward) -> anyh
         Field::new("edge_strength", DataType::Float64, false),
         Field::new("label", DataType::Boolean, true),
     ]));
-    let mut sink = ParquetSink::create(&stage.path("predictions.parquet"), schema.clone())?;
+    let mut sink = out.sink("predictions.parquet", schema.clone(), cpu)?;
     for f in folds {
         let p = &f.predictions;
         let cols: Vec<ArrayRef> = vec![
@@ -204,7 +163,7 @@ pub fn write_parquet(stage: &StagedDir, panel: &Panel, wf: &Walkforward) -> anyh
             .map(|r| Field::new(format!("p_{}", r.name()), DataType::Float64, false)),
     );
     let schema = Arc::new(Schema::new(fields));
-    let mut sink = ParquetSink::create(&stage.path("regimes.parquet"), schema.clone())?;
+    let mut sink = out.sink("regimes.parquet", schema.clone(), cpu)?;
     for f in folds {
         let n = f.regimes.len();
         let mut cols = vec![
@@ -220,89 +179,4 @@ pub fn write_parquet(stage: &StagedDir, panel: &Panel, wf: &Walkforward) -> anyh
         sink.write(&batch(&schema, cols)?)?;
     }
     sink.finish()
-}
-
-fn summary_json(
-    job: &JobSpec,
-    panel: &Panel,
-    wf: &Walkforward,
-    timings: Timings,
-) -> serde_json::Value {
-    let spec = &job.walkforward;
-    let fmt = crate::data::time::format_us;
-    let mut importance: Vec<(String, f64)> = wf
-        .columns
-        .iter()
-        .cloned()
-        .zip(wf.importance.iter().copied())
-        .collect();
-    importance.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    // Nonzero weights; the map is deterministic (sorted by symbol unless serde_json
-    // keeps insertion order, which is panel order).
-    let final_portfolio = wf.final_portfolio.as_ref().map(|fp| {
-        let weights: serde_json::Map<String, serde_json::Value> = panel
-            .symbols
-            .iter()
-            .zip(&fp.weights)
-            .filter(|&(_, &w)| w != 0.0)
-            .map(|(s, &w)| (s.clone(), serde_json::json!(w)))
-            .collect();
-        serde_json::json!({
-            "timestamp": fmt(panel.timestamps[fp.bar]),
-            "weights": weights,
-        })
-    });
-    serde_json::json!({
-        "job": job.name,
-        "versions": { "chloe": env!("CARGO_PKG_VERSION") },
-        "seed": job.seed,
-        "backend": { "used": "cpu", "why": "walk-forward runs on the CPU (rayon)" },
-        "threads": rayon::current_num_threads(),
-        "wall_times": timings,
-        "data": {
-            "bars": panel.n_bars(),
-            "assets": panel.n_assets(),
-            "first": panel.timestamps.first().map(|&t| fmt(t)),
-            "last": panel.timestamps.last().map(|&t| fmt(t)),
-            "bars_per_year": panel.bars_per_year,
-            "warmup_bars": wf.warmup,
-        },
-        "walkforward": {
-            "config": {
-                "in_sample_days": spec.in_sample,
-                "out_of_sample_days": spec.out_of_sample,
-                "step_days": spec.step,
-                "mode": format!("{:?}", spec.mode).to_lowercase(),
-                "lookahead_days": spec.lookahead,
-                "purge_days": spec.purge,
-                "embargo_days": spec.embargo,
-                "edge_percentile": spec.edge_quantile * 100.0,
-                "label_scope": format!("{:?}", spec.label_scope).to_lowercase(),
-                "model": match spec.model {
-                    ModelKind::Logistic { l2 } => serde_json::json!({ "kind": "logistic", "l2": l2 }),
-                    ModelKind::Trees { n_trees, max_depth } => serde_json::json!({
-                        "kind": "trees", "n_trees": n_trees, "max_depth": max_depth
-                    }),
-                },
-                "regime_method": format!("{:?}", spec.regime_method).to_lowercase(),
-                "regime_states": spec.regime_states,
-                "n_trials": spec.n_trials,
-                "trials_sharpe_std": spec.trials_sharpe_std,
-                "sizing": {
-                    "rule": "quarter_kelly",
-                    "min_edge": job.sizing.min_edge,
-                    "max_position": job.sizing.max_position,
-                    "cost_bps": job.sizing.cost_bps,
-                    "max_gross": job.sizing.max_gross,
-                },
-            },
-            "aggregate": wf.aggregate,
-            "feature_importance": importance
-                .iter()
-                .map(|(n, v)| serde_json::json!({ "feature": n, "importance": v }))
-                .collect::<Vec<_>>(),
-            "notes": wf.notes,
-        },
-        "final_portfolio": final_portfolio,
-    })
 }

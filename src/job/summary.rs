@@ -1,0 +1,320 @@
+//! summary.json from the stages' results: the typed structs of
+//! [`crate::report::summary`] filled in, and a previous run's book read back.
+
+use std::{collections::BTreeMap, path::Path};
+
+use super::{LoadedJob, StressStage};
+use crate::{
+    config::walkforward::ModelKind,
+    data::{Loaded, Panel, time::format_us},
+    error::ConfigError,
+    metrics,
+    report::summary::{
+        BackendSummary, DataSummary, DeploymentBook, HashedFile, Importance, ModelSummary, Note,
+        RunInfo, SizingSummary, StageTimes, StressResult, StressSummary, SuccessMetrics, Summary,
+        Target, Versions, WalkforwardConfig, WalkforwardSummary,
+    },
+    stress::{BackendKind, summary::histogram_relative_error},
+    walkforward::Walkforward,
+};
+
+/// The seed plan's targets (SUCCESS METRICS).
+const TARGET_EDGE_PRECISION: f64 = 0.60;
+const TARGET_MAX_DRAWDOWN: f64 = 0.15;
+const TARGET_ASSETS: f64 = 50.0;
+const TARGET_SHARPE_IMPROVEMENT: f64 = 0.25;
+
+/// Non-zero weights of a book by symbol.
+pub fn book_weights(symbols: &[String], weights: &[f64]) -> BTreeMap<String, f64> {
+    symbols
+        .iter()
+        .zip(weights)
+        .filter(|&(_, &w)| w != 0.0)
+        .map(|(s, &w)| (s.clone(), w))
+        .collect()
+}
+
+/// Reads `deployment_book.weights` of a previous run's summary.json (or the
+/// `final_portfolio.weights` of summaries written before the runner).
+pub fn read_deployment_book(path: &Path) -> Result<BTreeMap<String, f64>, ConfigError> {
+    let key = "stress.portfolio.from_walkforward";
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {shown}: {e}")))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ConfigError::invalid(key, format!("{shown} is not valid JSON: {e}")))?;
+    let weights = json
+        .pointer("/deployment_book/weights")
+        .or_else(|| json.pointer("/final_portfolio/weights"))
+        .and_then(|w| w.as_object())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                key,
+                format!("{shown} has no deployment_book.weights (not a chloe summary.json of a walk-forward?)"),
+            )
+        })?;
+    weights
+        .iter()
+        .map(|(s, v)| {
+            v.as_f64().map(|w| (s.clone(), w)).ok_or_else(|| {
+                ConfigError::invalid(
+                    key,
+                    format!("{shown}: deployment_book.weights.{s} is not a number"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Everything summary.json is built from.
+pub struct Parts<'a> {
+    pub job: &'a LoadedJob,
+    pub data_files: Vec<HashedFile>,
+    pub data_sha256: Option<String>,
+    pub loaded: Option<&'a Loaded>,
+    pub wf: Option<&'a Walkforward>,
+    pub stress: Option<&'a StressStage>,
+    pub notes: Vec<Note>,
+    pub times: StageTimes,
+}
+
+fn lower(d: impl std::fmt::Debug) -> String {
+    format!("{d:?}").to_lowercase()
+}
+
+fn walkforward_summary(p: &Parts<'_>, wf: &Walkforward) -> WalkforwardSummary {
+    let spec = &p.job.spec.walkforward;
+    let sizing = &p.job.spec.sizing;
+    let mut importance: Vec<Importance> = wf
+        .columns
+        .iter()
+        .zip(&wf.importance)
+        .map(|(f, &v)| Importance {
+            feature: f.clone(),
+            importance: v,
+        })
+        .collect();
+    importance.sort_by(|a, b| {
+        b.importance
+            .total_cmp(&a.importance)
+            .then(a.feature.cmp(&b.feature))
+    });
+    let stitched: Vec<f64> = wf
+        .folds
+        .iter()
+        .flat_map(|f| f.returns.iter().copied())
+        .collect();
+    WalkforwardSummary {
+        config: WalkforwardConfig {
+            in_sample_days: spec.in_sample,
+            out_of_sample_days: spec.out_of_sample,
+            step_days: spec.step,
+            mode: lower(spec.mode),
+            lookahead_days: spec.lookahead,
+            purge_days: spec.purge,
+            embargo_days: spec.embargo,
+            edge_percentile: spec.edge_quantile * 100.0,
+            label_scope: lower(spec.label_scope),
+            model: match spec.model {
+                ModelKind::Logistic { l2 } => ModelSummary::Logistic { l2 },
+                ModelKind::Trees { n_trees, max_depth } => {
+                    ModelSummary::Trees { n_trees, max_depth }
+                }
+            },
+            regime_method: lower(spec.regime_method),
+            regime_states: spec.regime_states,
+            n_trials: spec.n_trials,
+            trials_sharpe_std: spec.trials_sharpe_std,
+            sizing: SizingSummary {
+                rule: "quarter_kelly".into(),
+                min_edge: sizing.min_edge,
+                max_position: sizing.max_position,
+                cost_bps: sizing.cost_bps,
+                max_gross: sizing.max_gross,
+            },
+        },
+        aggregate: wf.aggregate.clone(),
+        stitched_max_drawdown: (!stitched.is_empty()).then(|| metrics::max_drawdown(&stitched)),
+        feature_importance: importance,
+    }
+}
+
+fn deployment_book(panel: &Panel, wf: &Walkforward) -> Option<DeploymentBook> {
+    let d = wf.deployment.as_ref()?;
+    let weights = book_weights(&panel.symbols, &d.weights);
+    let ts = |bar: usize| format_us(panel.timestamps[bar]);
+    Some(DeploymentBook {
+        timestamp: ts(d.fold.test_start),
+        regime: d.regime.name().into(),
+        train_start: ts(d.fold.train_start),
+        train_end: ts(d.fold.train_end),
+        fit_end: ts(d.fold.fit_end),
+        gross: weights.values().fold(0.0, |g, w| g + w.abs()),
+        all_cash: weights.is_empty(),
+        weights,
+    })
+}
+
+fn stress_summary(s: &StressStage) -> StressSummary {
+    let r = match s {
+        StressStage::Skipped(why) => {
+            return StressSummary {
+                skipped: Some(why.clone()),
+                result: None,
+            };
+        }
+        StressStage::Ran(r) => r,
+    };
+    let o = &r.outcome;
+    let max = |f: fn(&crate::stress::summary::ScenarioSummary) -> f64| {
+        o.summaries
+            .iter()
+            .map(f)
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)
+    };
+    StressSummary {
+        skipped: None,
+        result: Some(StressResult {
+            portfolio_source: match &r.spec.portfolio {
+                crate::config::stress::PortfolioSource::Weights => "weights".into(),
+                crate::config::stress::PortfolioSource::Deployment => "deployment_book".into(),
+                crate::config::stress::PortfolioSource::Summary(p) => p.display().to_string(),
+            },
+            weights: r.spec.weights.clone(),
+            paths: r.spec.paths,
+            horizon: r.spec.horizon,
+            capital: r.spec.capital,
+            chunks: o.chunks,
+            correlation_model: match r.spec.factors {
+                Some(k) => format!("{k}-factor model (top eigenvectors; parametric scenarios)"),
+                None => "full Cholesky".into(),
+            },
+            bands: if o.exact_bands {
+                "exact".into()
+            } else {
+                format!(
+                    "histogram, relative error <= {:.2e}",
+                    histogram_relative_error()
+                )
+            },
+            scenarios: o.summaries.clone(),
+            worst_cvar_99: max(|s| s.cvar_99),
+            max_prob_drawdown_breach: max(|s| s.prob_drawdown_breach),
+        }),
+    }
+}
+
+fn success_metrics(p: &Parts<'_>, wf: Option<&WalkforwardSummary>) -> SuccessMetrics {
+    let replay_dd = wf.and_then(|w| {
+        [w.aggregate.worst_drawdown, w.stitched_max_drawdown]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max)
+    });
+    let mut stress_dd = BTreeMap::new();
+    if let Some(StressStage::Ran(r)) = p.stress {
+        for s in &r.outcome.summaries {
+            stress_dd.insert(
+                s.scenario.clone(),
+                Target::at_most(
+                    TARGET_MAX_DRAWDOWN,
+                    s.mean_max_drawdown
+                        .is_finite()
+                        .then_some(s.mean_max_drawdown),
+                ),
+            );
+        }
+    }
+    let assets = p.loaded.map(|l| l.panel.n_assets()).or(match p.stress {
+        Some(StressStage::Ran(r)) => Some(r.spec.weights.len()),
+        _ => None,
+    });
+    SuccessMetrics {
+        edge_precision: Target::at_least(
+            TARGET_EDGE_PRECISION,
+            wf.and_then(|w| w.aggregate.edge_precision),
+        ),
+        max_drawdown_replay: Target::at_most(TARGET_MAX_DRAWDOWN, replay_dd),
+        max_drawdown_stress: stress_dd,
+        assets_handled: Target::at_least(TARGET_ASSETS, assets.map(|a| a as f64)),
+        sharpe_improvement_risk_first: Target::at_least(TARGET_SHARPE_IMPROVEMENT, None),
+    }
+}
+
+/// Builds summary.json.
+pub fn build(p: Parts<'_>) -> Summary {
+    let spec = &p.job.spec;
+    let wf = p.wf.map(|w| walkforward_summary(&p, w));
+    let (backend, (adapter, canary, warning), why) = match p.stress {
+        Some(StressStage::Ran(r)) => {
+            let o = &r.outcome;
+            let used = if o.fallback_chunks > 0 {
+                format!("{}+cpu", r.kind.as_str())
+            } else {
+                r.kind.as_str().to_string()
+            };
+            (
+                BackendSummary {
+                    kind: r.kind,
+                    used,
+                    fallback_chunks: o.fallback_chunks,
+                    fallback_reason: o.fallback_reason.clone(),
+                },
+                (r.adapter.clone(), r.canary.clone(), r.warning.clone()),
+                Some(r.why.clone()),
+            )
+        }
+        _ => (
+            BackendSummary {
+                kind: BackendKind::Cpu,
+                used: "cpu".into(),
+                fallback_chunks: 0,
+                fallback_reason: None,
+            },
+            (None, None, None),
+            Some("no stress test in this run; the walk-forward runs on the CPU (rayon)".into()),
+        ),
+    };
+    Summary {
+        job: spec.name.clone(),
+        versions: Versions {
+            chloe: env!("CARGO_PKG_VERSION").into(),
+            git_revision: super::provenance::git_revision(),
+        },
+        inputs: crate::report::summary::Inputs {
+            job_file: p.job.file.clone(),
+            data_sha256: p.data_sha256.clone(),
+            data_files: p.data_files.clone(),
+        },
+        seed: spec.seed,
+        backend,
+        data: p.loaded.map(|l| DataSummary {
+            bars: l.panel.n_bars(),
+            assets: l.panel.n_assets(),
+            symbols: l.panel.symbols.clone(),
+            first: l.panel.timestamps.first().map(|&t| format_us(t)),
+            last: l.panel.timestamps.last().map(|&t| format_us(t)),
+            bars_per_year: l.panel.bars_per_year,
+            rows: l.rows,
+            warmup_bars: p.wf.map(|w| w.warmup),
+        }),
+        deployment_book: p
+            .wf
+            .zip(p.loaded)
+            .and_then(|(w, l)| deployment_book(&l.panel, w)),
+        stress: p.stress.map(stress_summary),
+        success_metrics: success_metrics(&p, wf.as_ref()),
+        walkforward: wf,
+        notes: p.notes.clone(),
+        run: RunInfo {
+            wall_times: p.times.clone(),
+            threads: rayon::current_num_threads(),
+            host: super::provenance::host(),
+            adapter,
+            backend_why: why,
+            backend_warning: warning,
+            canary,
+        },
+    }
+}

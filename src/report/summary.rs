@@ -1,0 +1,366 @@
+//! `summary.json` as typed structs, serialized with serde.
+//!
+//! Everything but [`Summary::run`] is a function of the job file, the data,
+//! the seed and the backend kind; `run` holds what differs between two runs of
+//! the same job (wall times, threads, host, adapter, the backend's "why").
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::{
+    stress::{BackendKind, summary::ScenarioSummary},
+    walkforward::Aggregate,
+};
+
+/// The whole summary.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Job name.
+    pub job: String,
+    /// chloe version and the git revision of the build, when known.
+    pub versions: Versions,
+    /// Job file and input data files with their SHA-256.
+    pub inputs: Inputs,
+    /// The run's seed.
+    pub seed: u64,
+    /// Stress backend kind and what ran (cpu when the run did no stress).
+    pub backend: BackendSummary,
+    /// The panel, when the run read data.
+    pub data: Option<DataSummary>,
+    /// Walk-forward results, when the stage ran.
+    pub walkforward: Option<WalkforwardSummary>,
+    /// The strategy's book after the last bar, when the walk-forward ran.
+    pub deployment_book: Option<DeploymentBook>,
+    /// Stress results, or why the stage was skipped; null when the job has no `[stress]`.
+    pub stress: Option<StressSummary>,
+    /// Every fallback the run used, with counts and symbols.
+    pub notes: Vec<Note>,
+    /// The seed plan's targets beside the measured values.
+    pub success_metrics: SuccessMetrics,
+    /// What differs between runs of the same job.
+    pub run: RunInfo,
+}
+
+/// Versions of what produced the reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Versions {
+    /// `CARGO_PKG_VERSION`.
+    pub chloe: String,
+    /// Git revision the binary was built from, when the build knew it.
+    pub git_revision: Option<String>,
+}
+
+/// One hashed input file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HashedFile {
+    /// Path as read.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the contents, hex.
+    pub sha256: String,
+}
+
+/// The run's inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inputs {
+    /// The job file.
+    pub job_file: HashedFile,
+    /// SHA-256 over the data files' hashes in path order; null without data.
+    pub data_sha256: Option<String>,
+    /// Every input data file, sorted by path.
+    pub data_files: Vec<HashedFile>,
+}
+
+/// Which backend computed the stress paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendSummary {
+    /// `cpu` or `gpu`: the primary backend's kind.
+    pub kind: BackendKind,
+    /// Backends that ran chunks (`cpu`, `gpu`, `gpu+cpu`).
+    pub used: String,
+    /// Chunks the primary backend failed and the CPU re-ran.
+    pub fallback_chunks: u64,
+    /// First device error, when a fallback happened.
+    pub fallback_reason: Option<String>,
+}
+
+/// The panel the run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    /// Bars in the calendar.
+    pub bars: usize,
+    /// Symbols.
+    pub assets: usize,
+    /// Symbol names in panel order.
+    pub symbols: Vec<String>,
+    /// First bar.
+    pub first: Option<String>,
+    /// Last bar.
+    pub last: Option<String>,
+    /// Bars per year used to annualize.
+    pub bars_per_year: f64,
+    /// Source rows read after filters.
+    pub rows: usize,
+    /// Bars skipped for feature warm-up (walk-forward runs only).
+    pub warmup_bars: Option<usize>,
+}
+
+/// Walk-forward section.
+#[derive(Debug, Clone, Serialize)]
+pub struct WalkforwardSummary {
+    /// Settings the replay ran with.
+    pub config: WalkforwardConfig,
+    /// Aggregate statistics over folds and the stitched series.
+    pub aggregate: Aggregate,
+    /// Maximum drawdown of the stitched out-of-sample equity.
+    pub stitched_max_drawdown: Option<f64>,
+    /// Mean feature importance over folds, largest first.
+    pub feature_importance: Vec<Importance>,
+}
+
+/// Walk-forward settings as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct WalkforwardConfig {
+    /// Training window, bars.
+    pub in_sample_days: usize,
+    /// Test window, bars.
+    pub out_of_sample_days: usize,
+    /// Bars between fold starts.
+    pub step_days: usize,
+    /// `rolling` or `anchored`.
+    pub mode: String,
+    /// Label horizon, bars.
+    pub lookahead_days: usize,
+    /// Training samples dropped at the end of the training window.
+    pub purge_days: usize,
+    /// Bars between training and test windows.
+    pub embargo_days: usize,
+    /// Label percentile, 0-100.
+    pub edge_percentile: f64,
+    /// `asset` or `pooled`.
+    pub label_scope: String,
+    /// Edge classifier.
+    pub model: ModelSummary,
+    /// `gmm` or `threshold`.
+    pub regime_method: String,
+    /// Regime count.
+    pub regime_states: usize,
+    /// Configurations tried, for the deflated Sharpe ratio.
+    pub n_trials: usize,
+    /// Std of their annualized Sharpe ratios.
+    pub trials_sharpe_std: f64,
+    /// Sizing of the replay.
+    pub sizing: SizingSummary,
+}
+
+/// Edge classifier settings.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModelSummary {
+    /// Logistic regression.
+    Logistic {
+        /// L2 penalty.
+        l2: f64,
+    },
+    /// Bagged trees.
+    Trees {
+        /// Trees.
+        n_trees: usize,
+        /// Depth.
+        max_depth: usize,
+    },
+}
+
+/// Sizing settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizingSummary {
+    /// Always `quarter_kelly` today.
+    pub rule: String,
+    /// Smallest edge probability that trades.
+    pub min_edge: f64,
+    /// Largest weight per asset.
+    pub max_position: f64,
+    /// Cost per unit traded, basis points.
+    pub cost_bps: f64,
+    /// Largest gross weight.
+    pub max_gross: f64,
+}
+
+/// One feature's importance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Importance {
+    /// Column name.
+    pub feature: String,
+    /// Mean importance over folds.
+    pub importance: f64,
+}
+
+/// The strategy's book after the last bar of data.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentBook {
+    /// The decision bar (the last bar of data).
+    pub timestamp: String,
+    /// Regime at that bar.
+    pub regime: String,
+    /// First bar of the training window.
+    pub train_start: String,
+    /// Last bar of the training window.
+    pub train_end: String,
+    /// Last bar whose sample (features and known label) was fitted.
+    pub fit_end: String,
+    /// Non-zero weights by symbol (fraction of equity); the rest is cash.
+    pub weights: BTreeMap<String, f64>,
+    /// Sum of |weights|.
+    pub gross: f64,
+    /// Whether the book holds nothing.
+    pub all_cash: bool,
+}
+
+/// Stress section: results, or why the stage was skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct StressSummary {
+    /// Why the stage did not run (e.g. the deployment book is all cash);
+    /// absent when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Results, when it ran.
+    #[serde(flatten)]
+    pub result: Option<StressResult>,
+}
+
+/// What a stress run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct StressResult {
+    /// Where the book came from: `weights`, `deployment_book` or a summary.json path.
+    pub portfolio_source: String,
+    /// The stressed weights by symbol.
+    pub weights: BTreeMap<String, f64>,
+    /// Paths per scenario.
+    pub paths: u64,
+    /// Days per path.
+    pub horizon: u32,
+    /// Starting value.
+    pub capital: f64,
+    /// Chunks run.
+    pub chunks: u64,
+    /// Full Cholesky or a k-factor model.
+    pub correlation_model: String,
+    /// Exact percentiles or histogram bands.
+    pub bands: String,
+    /// One summary per scenario (the `stress_summary.parquet` rows).
+    pub scenarios: Vec<ScenarioSummary>,
+    /// Largest 99% CVaR over scenarios.
+    pub worst_cvar_99: Option<f64>,
+    /// Largest drawdown-breach probability over scenarios.
+    pub max_prob_drawdown_breach: Option<f64>,
+}
+
+/// A fallback or data fix-up the run used.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Note {
+    /// Stable identifier (`close_only`, `no_volume`, `no_benchmark`, ...).
+    pub kind: String,
+    /// Where: `data`, `features`, `walkforward`, `fold 3`, `deployment`, `stress`.
+    pub scope: String,
+    /// What happened and what chloe did instead.
+    pub message: String,
+    /// How many (symbols, bars or rows: see `message`).
+    pub count: usize,
+    /// Symbols concerned, when it is about symbols.
+    pub symbols: Vec<String>,
+}
+
+/// A target of the seed plan beside the measured value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Target {
+    /// The plan's value.
+    pub target: f64,
+    /// `>=` or `<=`: how `measured` must compare with `target`.
+    pub comparison: &'static str,
+    /// Measured value; null when not measured by this run.
+    pub measured: Option<f64>,
+    /// Whether the target is met; null when not measured.
+    pub met: Option<bool>,
+}
+
+impl Target {
+    /// `measured >= target`.
+    pub fn at_least(target: f64, measured: Option<f64>) -> Self {
+        Self {
+            target,
+            comparison: ">=",
+            measured,
+            met: measured.map(|m| m >= target),
+        }
+    }
+
+    /// `measured <= target`.
+    pub fn at_most(target: f64, measured: Option<f64>) -> Self {
+        Self {
+            target,
+            comparison: "<=",
+            measured,
+            met: measured.map(|m| m <= target),
+        }
+    }
+}
+
+/// The seed plan's success metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuccessMetrics {
+    /// Edge precision of the out-of-sample predictions, target 0.60.
+    pub edge_precision: Target,
+    /// Largest drawdown of the replay (worst fold and stitched), target 0.15.
+    pub max_drawdown_replay: Target,
+    /// Mean path maximum drawdown per stress scenario, target 0.15 in every one.
+    pub max_drawdown_stress: BTreeMap<String, Target>,
+    /// Assets in the run's panel (or stressed book), target 50.
+    pub assets_handled: Target,
+    /// Sharpe improvement of the risk-first layer over the prediction-first
+    /// baseline, target +25%; filled by the risk-first work.
+    pub sharpe_improvement_risk_first: Target,
+}
+
+/// Wall times per stage, seconds; null for stages that did not run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageTimes {
+    /// Reading and validating the job file.
+    pub job_s: f64,
+    /// Hashing the job and data files.
+    pub hash_s: f64,
+    /// Loading and validating the data.
+    pub load_s: Option<f64>,
+    /// Computing features.
+    pub features_s: Option<f64>,
+    /// Folds and the deployment fold.
+    pub walkforward_s: Option<f64>,
+    /// Market estimate and scenario preparation.
+    pub stress_plan_s: Option<f64>,
+    /// Simulating paths (streaming their Parquet file).
+    pub stress_s: Option<f64>,
+    /// Writing the other reports.
+    pub report_s: f64,
+    /// The whole run.
+    pub total_s: f64,
+}
+
+/// The part of summary.json that differs between runs of the same job.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// Wall times.
+    pub wall_times: StageTimes,
+    /// Worker threads.
+    pub threads: usize,
+    /// Host name, when known.
+    pub host: Option<String>,
+    /// GPU adapter, when the stress ran on one.
+    pub adapter: Option<String>,
+    /// Why this stress backend was picked.
+    pub backend_why: Option<String>,
+    /// A warning about the backend: a GPU the CPU-vs-GPU canary refused.
+    pub backend_warning: Option<String>,
+    /// The canary's figures (per scenario differences, wall time), when it ran.
+    pub canary: Option<crate::stress::canary::CanaryReport>,
+}
