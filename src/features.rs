@@ -26,11 +26,11 @@
 //! Rolling statistics keep running sums (O(bars) per asset); assets run in parallel
 //! with rayon and are assembled in index order, so output never depends on threads.
 
-use ndarray::{Array2, Array3, Axis, s};
+use ndarray::{Array2, Array3, ArrayView1, Axis, s};
 use rayon::prelude::*;
 
 pub use crate::config::features::{FEATURE_NAMES, FeatureSpec};
-use crate::data::{Panel, SymbolFields};
+use crate::data::{Panel, SymbolFields, simple_returns};
 
 /// Names of the market-level features, the columns of [`market_features`].
 pub const MARKET_FEATURE_NAMES: [&str; 4] = ["mkt_vol", "mkt_trend", "mkt_dispersion", "mkt_corr"];
@@ -141,41 +141,25 @@ fn notes(panel: &Panel, spec: &FeatureSpec) -> Vec<String> {
     notes
 }
 
-/// Close-to-close simple returns of one asset; NaN where either bar is unavailable.
-fn returns(close: &[f64], avail: &[bool]) -> Vec<f64> {
-    let mut r = vec![f64::NAN; close.len()];
-    for t in 1..close.len() {
-        if avail[t] && avail[t - 1] {
-            r[t] = close[t] / close[t - 1] - 1.0;
-        }
-    }
-    r
-}
-
 /// The market return per bar: the benchmark's when there is one, otherwise the
 /// equal-weighted mean of available assets' returns.
 fn market_return(panel: &Panel) -> Vec<f64> {
-    if let Some(b) = &panel.benchmark {
-        let close = b.close.to_vec();
-        let avail = b.available.to_vec();
-        return returns(&close, &avail);
+    match &panel.benchmark {
+        Some(b) => b.returns(),
+        None => equal_weighted_return(&panel.returns()),
     }
-    equal_weighted_return(panel)
 }
 
-fn equal_weighted_return(panel: &Panel) -> Vec<f64> {
-    let t_len = panel.n_bars();
-    (0..t_len)
-        .map(|t| {
-            if t == 0 {
-                return f64::NAN;
-            }
+/// Mean per bar of the defined one-bar returns `[bars, assets]`; NaN when none is.
+fn equal_weighted_return(returns: &Array2<f64>) -> Vec<f64> {
+    returns
+        .rows()
+        .into_iter()
+        .map(|row| {
             let (mut s, mut k) = (0.0, 0usize);
-            for i in 0..panel.n_assets() {
-                if panel.available[[t, i]] && panel.available[[t - 1, i]] {
-                    s += panel.close[[t, i]] / panel.close[[t - 1, i]] - 1.0;
-                    k += 1;
-                }
+            for &r in row.iter().filter(|r| !r.is_nan()) {
+                s += r;
+                k += 1;
             }
             if k > 0 { s / k as f64 } else { f64::NAN }
         })
@@ -232,7 +216,7 @@ fn asset_features(a: &AssetSeries, spec: &FeatureSpec, market: &[f64]) -> Vec<Ve
     let (w, l) = (spec.vol_window, spec.long_window);
     let (close, avail) = (&a.close, &a.avail);
     let t_len = close.len();
-    let r = returns(close, avail);
+    let r = simple_returns(ArrayView1::from(close), ArrayView1::from(avail));
     let horizon_return = |h: usize| -> Vec<f64> {
         (0..t_len)
             .map(|t| {
@@ -500,18 +484,16 @@ fn wilder_rsi(close: &[f64], avail: &[bool], n: usize) -> Vec<f64> {
 pub fn market_features(panel: &Panel) -> (Vec<String>, Array2<f64>) {
     let (w, l) = MARKET_WINDOWS;
     let t_len = panel.n_bars();
-    let m = equal_weighted_return(panel);
+    let returns = panel.returns();
+    let m = equal_weighted_return(&returns);
     let mut disp = vec![f64::NAN; t_len];
     let mut sq = vec![f64::NAN; t_len];
-    for t in 1..t_len {
+    for (t, row) in returns.rows().into_iter().enumerate() {
         let (mut s, mut ss, mut k) = (0.0, 0.0, 0usize);
-        for i in 0..panel.n_assets() {
-            if panel.available[[t, i]] && panel.available[[t - 1, i]] {
-                let r = panel.close[[t, i]] / panel.close[[t - 1, i]] - 1.0;
-                s += r;
-                ss += r * r;
-                k += 1;
-            }
+        for &r in row.iter().filter(|r| !r.is_nan()) {
+            s += r;
+            ss += r * r;
+            k += 1;
         }
         if k > 0 {
             let kf = k as f64;
