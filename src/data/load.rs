@@ -1343,15 +1343,26 @@ pub fn panel_from_bars(
         });
     }
     check_symbols(&spec.path, bars, &spec.symbols)?;
-    if bars.is_empty() {
-        return Err(DataError::Empty {
-            path: label,
-            filters: filters_text(&spec.symbols, spec.start, spec.end),
-        });
-    }
+    let mut notes = Vec::new();
+    // With symbols = "all", a benchmark stored in the traded dataset was read with
+    // it: it is the yardstick, not a position (explicit lists are refused at validation).
+    let benchmark_in_universe = spec.benchmark.as_ref().filter(|b| {
+        spec.symbols == SymbolSelection::All
+            && b.path == spec.path
+            && bars.symbols.contains(&b.symbol)
+    });
     // Readers intern a symbol only with its first row; copy only if one has none.
     let compacted;
-    let bars = if bars.all_symbols_used() {
+    let bars = if let Some(b) = benchmark_in_universe {
+        let mut c = bars.clone();
+        let rows = c.remove_symbol(&b.symbol);
+        notes.push(format!(
+            "benchmark {} is in the traded dataset and data.symbols = \"all\": not traded ({rows} rows left out of the universe)",
+            b.symbol
+        ));
+        compacted = c;
+        &compacted
+    } else if bars.all_symbols_used() {
         bars
     } else {
         let mut b = bars.clone();
@@ -1359,7 +1370,12 @@ pub fn panel_from_bars(
         compacted = b;
         &compacted
     };
-    let mut notes = Vec::new();
+    if bars.is_empty() {
+        return Err(DataError::Empty {
+            path: label,
+            filters: filters_text(&spec.symbols, spec.start, spec.end),
+        });
+    }
     // Mixed calendars: some symbols trade on weekends (crypto), some never do.
     let shares = weekend_share(bars);
     let seven: Vec<&str> = shares
