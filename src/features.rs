@@ -26,11 +26,11 @@
 //! Rolling statistics keep running sums (O(bars) per asset); assets run in parallel
 //! with rayon and are assembled in index order, so output never depends on threads.
 
-use ndarray::{Array2, Array3, Axis, s};
+use ndarray::{Array2, Array3, ArrayView1, Axis, s};
 use rayon::prelude::*;
 
 pub use crate::config::features::{FEATURE_NAMES, FeatureSpec};
-use crate::data::{Panel, SymbolFields};
+use crate::data::{Panel, SymbolFields, simple_returns};
 
 /// Names of the market-level features, the columns of [`market_features`].
 pub const MARKET_FEATURE_NAMES: [&str; 4] = ["mkt_vol", "mkt_trend", "mkt_dispersion", "mkt_corr"];
@@ -65,10 +65,10 @@ impl FeatureSet {
 pub fn compute(panel: &Panel, spec: &FeatureSpec) -> FeatureSet {
     let (t_len, n) = (panel.n_bars(), panel.n_assets());
     let market = market_return(panel);
-    let cols: Vec<usize> = spec
+    let cols: Vec<&Feature> = spec
         .include
         .iter()
-        .filter_map(|name| FEATURE_NAMES.iter().position(|f| f == name))
+        .filter_map(|name| CATALOGUE.iter().find(|f| f.name == name))
         .collect();
     // Zeroed memory is mapped lazily, so each worker faults in the pages it writes;
     // every element is overwritten below. Assets go in chunks of one cache line of
@@ -82,100 +82,169 @@ pub fn compute(panel: &Panel, spec: &FeatureSpec) -> FeatureSet {
             let first = c * CHUNK;
             let feats: Vec<Vec<Vec<f64>>> = AssetSeries::chunk(panel, first, out.len_of(Axis(1)))
                 .iter()
-                .map(|series| asset_features(series, spec, &market))
+                .map(|series| {
+                    let ctx = AssetCtx::new(series, spec, &market);
+                    cols.iter().map(|f| ctx.feature(f)).collect()
+                })
                 .collect();
             for (t, mut bar) in out.outer_iter_mut().enumerate() {
-                for (mut row, all) in bar.outer_iter_mut().zip(&feats) {
-                    for (v, &k) in row.iter_mut().zip(&cols) {
-                        *v = all[k][t];
+                for (mut row, asset) in bar.outer_iter_mut().zip(&feats) {
+                    for (v, col) in row.iter_mut().zip(asset) {
+                        *v = col[t];
                     }
                 }
             }
         });
     FeatureSet {
-        names: cols.iter().map(|&c| FEATURE_NAMES[c].to_string()).collect(),
+        names: cols.iter().map(|f| f.name.to_string()).collect(),
         values,
-        warmup: warmup(spec),
-        notes: notes(panel, spec),
+        warmup: cols.iter().map(|f| (f.warmup)(spec)).max().unwrap_or(0),
+        notes: cols.iter().filter_map(|f| (f.note)(panel)).collect(),
     }
 }
 
-/// First bar at which each included feature can be defined, maximized.
-fn warmup(spec: &FeatureSpec) -> usize {
-    let (w, l) = (spec.vol_window, spec.long_window);
-    spec.include
-        .iter()
-        .map(|name| match name.as_str() {
-            "ret_1" => 1,
-            "ret_5" => 5,
-            "ret_20" => 20,
-            "vol_20" | "range_vol" | "amihud" => w,
-            "vol_of_vol" => 2 * w - 1,
-            "mom_z" | "beta_corr" => l,
-            "mr_z" | "volume_z" => w - 1,
-            "rsi_14" => spec.rsi_window,
-            _ => 0,
-        })
-        .max()
-        .unwrap_or(0)
+/// One per-asset feature of the catalogue.
+struct Feature {
+    /// Stable identifier, as in job files and reports.
+    name: &'static str,
+    /// First bar at which the feature can be defined for an asset available
+    /// throughout (an upper bound: fields a symbol lacks may define it earlier).
+    warmup: fn(&FeatureSpec) -> usize,
+    /// Values over one asset's bars, NaN where undefined (before the availability mask).
+    compute: fn(&AssetCtx<'_>) -> Vec<f64>,
+    /// The fallback the feature uses on this panel, for logs and the report.
+    note: fn(&Panel) -> Option<String>,
 }
 
-fn notes(panel: &Panel, spec: &FeatureSpec) -> Vec<String> {
-    let has = |name: &str| spec.include.iter().any(|n| n == name);
-    let close_only = panel.fields.iter().filter(|f| !f.has_ohlc).count();
+/// Every per-asset feature: name, warm-up and computation side by side, in
+/// [`FEATURE_NAMES`] order (checked at compile time below).
+const CATALOGUE: [Feature; FEATURE_NAMES.len()] = [
+    Feature {
+        name: "ret_1",
+        warmup: |_| 1,
+        compute: |c| c.r.clone(),
+        note: no_note,
+    },
+    Feature {
+        name: "ret_5",
+        warmup: |_| 5,
+        compute: |c| c.horizon_return(5),
+        note: no_note,
+    },
+    Feature {
+        name: "ret_20",
+        warmup: |_| 20,
+        compute: |c| c.horizon_return(20),
+        note: no_note,
+    },
+    Feature {
+        name: "vol_20",
+        warmup: |s| s.vol_window,
+        compute: |c| c.vol.clone(),
+        note: no_note,
+    },
+    Feature {
+        name: "vol_of_vol",
+        warmup: |s| 2 * s.vol_window - 1,
+        compute: vol_of_vol,
+        note: no_note,
+    },
+    Feature {
+        name: "mom_z",
+        warmup: |s| s.long_window,
+        compute: mom_z,
+        note: no_note,
+    },
+    Feature {
+        name: "mr_z",
+        warmup: |s| s.vol_window - 1,
+        compute: mr_z,
+        note: no_note,
+    },
+    Feature {
+        name: "rsi_14",
+        warmup: |s| s.rsi_window,
+        compute: |c| wilder_rsi(&c.a.close, &c.a.avail, c.spec.rsi_window),
+        note: no_note,
+    },
+    Feature {
+        name: "range_vol",
+        warmup: |s| s.vol_window,
+        compute: range_vol,
+        note: |p| {
+            let close_only = p.fields.iter().filter(|f| !f.has_ohlc).count();
+            (close_only > 0).then(|| {
+                format!("range_vol: close-to-close volatility for {close_only} close-only symbols")
+            })
+        },
+    },
+    Feature {
+        name: "volume_z",
+        warmup: |s| s.vol_window - 1,
+        compute: volume_z,
+        note: |p| no_volume_note("volume_z", p),
+    },
+    Feature {
+        name: "amihud",
+        warmup: |s| s.vol_window,
+        compute: amihud,
+        note: |p| no_volume_note("amihud", p),
+    },
+    Feature {
+        name: "beta_corr",
+        warmup: |s| s.long_window,
+        compute: |c| rolling_corr(&c.r, c.market, c.spec.long_window),
+        note: |p| {
+            p.benchmark.is_none().then(|| {
+                "beta_corr: correlation to the equal-weighted return (no benchmark)".into()
+            })
+        },
+    },
+];
+
+// The catalogue and the names the job file accepts are the same list, in the same order.
+const _: () = {
+    let mut k = 0;
+    while k < CATALOGUE.len() {
+        let (a, b) = (CATALOGUE[k].name.as_bytes(), FEATURE_NAMES[k].as_bytes());
+        assert!(a.len() == b.len(), "CATALOGUE and FEATURE_NAMES differ");
+        let mut j = 0;
+        while j < a.len() {
+            assert!(a[j] == b[j], "CATALOGUE and FEATURE_NAMES differ");
+            j += 1;
+        }
+        k += 1;
+    }
+};
+
+fn no_note(_: &Panel) -> Option<String> {
+    None
+}
+
+fn no_volume_note(name: &str, panel: &Panel) -> Option<String> {
     let no_volume = panel.fields.iter().filter(|f| !f.has_volume).count();
-    let mut notes = Vec::new();
-    if has("range_vol") && close_only > 0 {
-        notes.push(format!(
-            "range_vol: close-to-close volatility for {close_only} close-only symbols"
-        ));
-    }
-    for name in ["volume_z", "amihud"] {
-        if has(name) && no_volume > 0 {
-            notes.push(format!("{name}: 0 for {no_volume} symbols without volume"));
-        }
-    }
-    if has("beta_corr") && panel.benchmark.is_none() {
-        notes.push("beta_corr: correlation to the equal-weighted return (no benchmark)".into());
-    }
-    notes
-}
-
-/// Close-to-close simple returns of one asset; NaN where either bar is unavailable.
-fn returns(close: &[f64], avail: &[bool]) -> Vec<f64> {
-    let mut r = vec![f64::NAN; close.len()];
-    for t in 1..close.len() {
-        if avail[t] && avail[t - 1] {
-            r[t] = close[t] / close[t - 1] - 1.0;
-        }
-    }
-    r
+    (no_volume > 0).then(|| format!("{name}: 0 for {no_volume} symbols without volume"))
 }
 
 /// The market return per bar: the benchmark's when there is one, otherwise the
 /// equal-weighted mean of available assets' returns.
 fn market_return(panel: &Panel) -> Vec<f64> {
-    if let Some(b) = &panel.benchmark {
-        let close = b.close.to_vec();
-        let avail = b.available.to_vec();
-        return returns(&close, &avail);
+    match &panel.benchmark {
+        Some(b) => b.returns(),
+        None => equal_weighted_return(&panel.returns()),
     }
-    equal_weighted_return(panel)
 }
 
-fn equal_weighted_return(panel: &Panel) -> Vec<f64> {
-    let t_len = panel.n_bars();
-    (0..t_len)
-        .map(|t| {
-            if t == 0 {
-                return f64::NAN;
-            }
+/// Mean per bar of the defined one-bar returns `[bars, assets]`; NaN when none is.
+fn equal_weighted_return(returns: &Array2<f64>) -> Vec<f64> {
+    returns
+        .rows()
+        .into_iter()
+        .map(|row| {
             let (mut s, mut k) = (0.0, 0usize);
-            for i in 0..panel.n_assets() {
-                if panel.available[[t, i]] && panel.available[[t - 1, i]] {
-                    s += panel.close[[t, i]] / panel.close[[t - 1, i]] - 1.0;
-                    k += 1;
-                }
+            for &r in row.iter().filter(|r| !r.is_nan()) {
+                s += r;
+                k += 1;
             }
             if k > 0 { s / k as f64 } else { f64::NAN }
         })
@@ -227,14 +296,58 @@ impl AssetSeries {
     }
 }
 
-/// All [`FEATURE_NAMES`] for one asset, one column per name.
-fn asset_features(a: &AssetSeries, spec: &FeatureSpec, market: &[f64]) -> Vec<Vec<f64>> {
-    let (w, l) = (spec.vol_window, spec.long_window);
-    let (close, avail) = (&a.close, &a.avail);
-    let t_len = close.len();
-    let r = returns(close, avail);
-    let horizon_return = |h: usize| -> Vec<f64> {
-        (0..t_len)
+/// One asset's bars with the intermediates several features share.
+struct AssetCtx<'a> {
+    a: &'a AssetSeries,
+    spec: &'a FeatureSpec,
+    /// Market return per bar (see [`market_return`]).
+    market: &'a [f64],
+    /// One-bar simple returns.
+    r: Vec<f64>,
+    /// `ln close`, NaN where unavailable.
+    log_close: Vec<f64>,
+    /// Rolling std of `r` over `vol_window` (`vol_20`).
+    vol: Vec<f64>,
+}
+
+impl<'a> AssetCtx<'a> {
+    fn new(a: &'a AssetSeries, spec: &'a FeatureSpec, market: &'a [f64]) -> Self {
+        let r = simple_returns(ArrayView1::from(&a.close), ArrayView1::from(&a.avail));
+        let log_close = (0..a.close.len())
+            .map(|t| {
+                if a.avail[t] {
+                    a.close[t].ln()
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        let (_, vol) = rolling_mean_std(&r, spec.vol_window);
+        Self {
+            a,
+            spec,
+            market,
+            r,
+            log_close,
+            vol,
+        }
+    }
+
+    /// Feature `f` of this asset, NaN on every bar where the asset is unavailable.
+    fn feature(&self, f: &Feature) -> Vec<f64> {
+        let mut col = (f.compute)(self);
+        for (v, &ok) in col.iter_mut().zip(&self.a.avail) {
+            if !ok {
+                *v = f64::NAN;
+            }
+        }
+        col
+    }
+
+    /// `close_t / close_{t-h} - 1` where both bars are available.
+    fn horizon_return(&self, h: usize) -> Vec<f64> {
+        let (close, avail) = (&self.a.close, &self.a.avail);
+        (0..close.len())
             .map(|t| {
                 if t >= h && avail[t] && avail[t - h] {
                     close[t] / close[t - h] - 1.0
@@ -243,101 +356,92 @@ fn asset_features(a: &AssetSeries, spec: &FeatureSpec, market: &[f64]) -> Vec<Ve
                 }
             })
             .collect()
-    };
-    let log_close: Vec<f64> = (0..t_len)
-        .map(|t| if avail[t] { close[t].ln() } else { f64::NAN })
-        .collect();
+    }
+}
 
-    let (_, vol) = rolling_mean_std(&r, w);
-    let (vol_mean, vol_std) = rolling_mean_std(&vol, w);
-    let vol_of_vol = zip_map(
+fn vol_of_vol(c: &AssetCtx<'_>) -> Vec<f64> {
+    let (vol_mean, vol_std) = rolling_mean_std(&c.vol, c.spec.vol_window);
+    zip_map(
         &vol_std,
         &vol_mean,
         |s, m| if m == 0.0 { 0.0 } else { s / m },
-    );
-    let (_, vol_long) = rolling_mean_std(&r, l);
-    let mom_z: Vec<f64> = (0..t_len)
+    )
+}
+
+fn mom_z(c: &AssetCtx<'_>) -> Vec<f64> {
+    let l = c.spec.long_window;
+    let (_, vol_long) = rolling_mean_std(&c.r, l);
+    (0..c.r.len())
         .map(|t| {
             if t < l {
                 return f64::NAN;
             }
             ratio_or_zero(
-                log_close[t] - log_close[t - l],
+                c.log_close[t] - c.log_close[t - l],
                 vol_long[t] * (l as f64).sqrt(),
             )
         })
-        .collect();
-    let (lc_mean, lc_std) = rolling_mean_std(&log_close, w);
-    let mr_z: Vec<f64> = (0..t_len)
-        .map(|t| ratio_or_zero(log_close[t] - lc_mean[t], lc_std[t]))
-        .collect();
-    let rsi = wilder_rsi(close, avail, spec.rsi_window);
-    let fields = a.fields;
-    let range_vol = if fields.has_ohlc {
-        let ln4 = 4.0 * std::f64::consts::LN_2;
-        let term: Vec<f64> = (0..t_len)
-            .map(|t| {
-                let (h, lo) = (a.high[t], a.low[t]);
-                if avail[t] && h > 0.0 && lo > 0.0 {
-                    (h / lo).ln().powi(2) / ln4
-                } else {
-                    r[t] * r[t]
-                }
-            })
-            .collect();
-        rolling_mean_std(&term, w)
-            .0
-            .into_iter()
-            .map(f64::sqrt)
-            .collect()
-    } else {
-        vol.clone()
-    };
-    let (volume_z, amihud) = if fields.has_volume {
-        let lv: Vec<f64> = (0..t_len).map(|t| a.volume[t].max(0.0).ln_1p()).collect();
-        let (m, s) = rolling_mean_std(&lv, w);
-        let z = (0..t_len)
-            .map(|t| ratio_or_zero(lv[t] - m[t], s[t]))
-            .collect();
-        let illiq: Vec<f64> = (0..t_len)
-            .map(|t| {
-                let dv = close[t] * a.volume[t];
-                if dv > 0.0 {
-                    r[t].abs() / dv * 1e6
-                } else {
-                    f64::NAN
-                }
-            })
-            .collect();
-        (z, rolling_mean_sparse(&illiq, w, w.div_ceil(2)))
-    } else {
-        (vec![0.0; t_len], vec![0.0; t_len])
-    };
-    let beta_corr = rolling_corr(&r, market, l);
+        .collect()
+}
 
-    let mut out = vec![
-        r.clone(),
-        horizon_return(5),
-        horizon_return(20),
-        vol,
-        vol_of_vol,
-        mom_z,
-        mr_z,
-        rsi,
-        range_vol,
-        volume_z,
-        amihud,
-        beta_corr,
-    ];
-    debug_assert_eq!(out.len(), FEATURE_NAMES.len());
-    for col in &mut out {
-        for (v, &ok) in col.iter_mut().zip(avail) {
-            if !ok {
-                *v = f64::NAN;
-            }
-        }
+fn mr_z(c: &AssetCtx<'_>) -> Vec<f64> {
+    let (lc_mean, lc_std) = rolling_mean_std(&c.log_close, c.spec.vol_window);
+    (0..c.r.len())
+        .map(|t| ratio_or_zero(c.log_close[t] - lc_mean[t], lc_std[t]))
+        .collect()
+}
+
+fn range_vol(c: &AssetCtx<'_>) -> Vec<f64> {
+    if !c.a.fields.has_ohlc {
+        return c.vol.clone();
     }
-    out
+    let (a, r) = (c.a, &c.r);
+    let ln4 = 4.0 * std::f64::consts::LN_2;
+    let term: Vec<f64> = (0..r.len())
+        .map(|t| {
+            let (h, lo) = (a.high[t], a.low[t]);
+            if a.avail[t] && h > 0.0 && lo > 0.0 {
+                (h / lo).ln().powi(2) / ln4
+            } else {
+                r[t] * r[t]
+            }
+        })
+        .collect();
+    rolling_mean_std(&term, c.spec.vol_window)
+        .0
+        .into_iter()
+        .map(f64::sqrt)
+        .collect()
+}
+
+fn volume_z(c: &AssetCtx<'_>) -> Vec<f64> {
+    let t_len = c.r.len();
+    if !c.a.fields.has_volume {
+        return vec![0.0; t_len];
+    }
+    let lv: Vec<f64> = (0..t_len).map(|t| c.a.volume[t].max(0.0).ln_1p()).collect();
+    let (m, s) = rolling_mean_std(&lv, c.spec.vol_window);
+    (0..t_len)
+        .map(|t| ratio_or_zero(lv[t] - m[t], s[t]))
+        .collect()
+}
+
+fn amihud(c: &AssetCtx<'_>) -> Vec<f64> {
+    let (a, r, w) = (c.a, &c.r, c.spec.vol_window);
+    if !a.fields.has_volume {
+        return vec![0.0; r.len()];
+    }
+    let illiq: Vec<f64> = (0..r.len())
+        .map(|t| {
+            let dv = a.close[t] * a.volume[t];
+            if dv > 0.0 {
+                r[t].abs() / dv * 1e6
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    rolling_mean_sparse(&illiq, w, w.div_ceil(2))
 }
 
 fn zip_map(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
@@ -500,18 +604,16 @@ fn wilder_rsi(close: &[f64], avail: &[bool], n: usize) -> Vec<f64> {
 pub fn market_features(panel: &Panel) -> (Vec<String>, Array2<f64>) {
     let (w, l) = MARKET_WINDOWS;
     let t_len = panel.n_bars();
-    let m = equal_weighted_return(panel);
+    let returns = panel.returns();
+    let m = equal_weighted_return(&returns);
     let mut disp = vec![f64::NAN; t_len];
     let mut sq = vec![f64::NAN; t_len];
-    for t in 1..t_len {
+    for (t, row) in returns.rows().into_iter().enumerate() {
         let (mut s, mut ss, mut k) = (0.0, 0.0, 0usize);
-        for i in 0..panel.n_assets() {
-            if panel.available[[t, i]] && panel.available[[t - 1, i]] {
-                let r = panel.close[[t, i]] / panel.close[[t - 1, i]] - 1.0;
-                s += r;
-                ss += r * r;
-                k += 1;
-            }
+        for &r in row.iter().filter(|r| !r.is_nan()) {
+            s += r;
+            ss += r * r;
+            k += 1;
         }
         if k > 0 {
             let kf = k as f64;
@@ -796,6 +898,42 @@ mod tests {
         assert_eq!(fs.values.dim(), (40, 3, 2));
         assert_eq!(fs.warmup, 14);
         assert!(!fs.values[[14, 0, 1]].is_nan() && fs.values[[13, 0, 1]].is_nan());
+    }
+
+    #[test]
+    fn every_feature_is_defined_from_its_warmup() {
+        // Symbols A (OHLC, volume) and B (close-only) are available on every bar.
+        let t_len = 150;
+        for benchmark in [true, false] {
+            let p = panel(t_len, benchmark);
+            for spec in [small_spec(), FeatureSpec::default()] {
+                for f in &CATALOGUE {
+                    let one = FeatureSpec {
+                        include: vec![f.name.into()],
+                        ..spec.clone()
+                    };
+                    let fs = compute(&p, &one);
+                    assert_eq!(fs.names, [f.name]);
+                    let w = fs.warmup;
+                    assert!(w > 0 && w == (f.warmup)(&spec), "{}", f.name);
+                    for i in [0, 1] {
+                        for t in w..t_len {
+                            let v = fs.values[[t, i, 0]];
+                            assert!(v.is_finite(), "{} asset {i} bar {t}: {v}", f.name);
+                        }
+                    }
+                    // The bound is tight for one of them, except amihud, which needs
+                    // only half a window of volume bars (its bound stays a full window).
+                    if f.name != "amihud" {
+                        assert!(
+                            (0..2).any(|i| fs.values[[w - 1, i, 0]].is_nan()),
+                            "{} defined before its warm-up {w}",
+                            f.name
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod regime;
 pub mod report;
 pub mod sizing;
+pub mod splitmix;
 pub mod stress;
 pub mod walkforward;
 

@@ -23,7 +23,7 @@ use ndarray::{Array2, ArrayView2, s};
 use rand_xoshiro::{Xoshiro256Plus, rand_core::SeedableRng};
 
 pub use crate::config::walkforward::RegimeMethod;
-use crate::{data::Panel, features::market_features};
+use crate::{data::Panel, features::market_features, metrics::quantile};
 
 /// Bars in the market trend window (the long window of `market_features`).
 pub const TREND_WINDOW: usize = 60;
@@ -92,19 +92,6 @@ fn mean_std(x: &[f64]) -> (f64, f64) {
     let m = x.iter().sum::<f64>() / n;
     let v = x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0).max(1.0);
     (m, v.sqrt())
-}
-
-/// Quantile with linear interpolation (numpy's default) of unsorted finite values.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
 /// A detector fitted on one fold's training bars.
@@ -344,12 +331,6 @@ mod tests {
                 (_, _) => 0.5 * wiggle,
             }
         })
-    }
-
-    #[test]
-    fn quantile_matches_numpy() {
-        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.6), 2.8);
-        assert_eq!(quantile(&[5.0], 0.3), 5.0);
     }
 
     #[test]

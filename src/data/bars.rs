@@ -151,6 +151,23 @@ impl Bars {
         self.used_symbols().iter().all(|&u| u)
     }
 
+    /// Removes symbol `name` and its rows, keeping the order of the others; returns
+    /// the rows removed.
+    pub fn remove_symbol(&mut self, name: &str) -> usize {
+        let Some(k) = self.symbols.iter().position(|s| s == name) else {
+            return 0;
+        };
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&r| self.symbol[r] as usize != k)
+            .collect();
+        let removed = self.len() - keep.len();
+        if removed > 0 {
+            self.permute(&keep);
+        }
+        self.compact_symbols();
+        removed
+    }
+
     /// Drops the symbols that have no row and renumbers the rest.
     pub fn compact_symbols(&mut self) {
         let used = self.used_symbols();

@@ -12,7 +12,7 @@ pub mod validate;
 
 pub use self::{
     bars::Bars,
-    panel::{Benchmark, FillStats, Panel, SymbolFields},
+    panel::{Benchmark, FillStats, Panel, SymbolFields, simple_returns},
 };
 use crate::{config::DataSpec, error::DataError};
 

@@ -1,6 +1,6 @@
 //! The in-memory panel: a common calendar x symbols, with an availability mask.
 
-use ndarray::{Array1, Array2, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView1, ShapeBuilder};
 use rayon::prelude::*;
 
 use super::bars::Bars;
@@ -58,6 +58,29 @@ pub struct Panel {
     pub bar_us: i64,
 }
 
+/// One-bar simple returns of one series: `close_t / close_{t-1} - 1` at bar t, NaN at
+/// bar 0 and unless both bars are available with a positive close.
+///
+/// The one definition of a bar's return: features, the market return and the
+/// walk-forward's replay all read it from here.
+pub fn simple_returns(close: ArrayView1<'_, f64>, available: ArrayView1<'_, bool>) -> Vec<f64> {
+    let ok = |t: usize| available[t] && close[t] > 0.0;
+    let mut r = vec![f64::NAN; close.len()];
+    for t in 1..close.len() {
+        if ok(t) && ok(t - 1) {
+            r[t] = close[t] / close[t - 1] - 1.0;
+        }
+    }
+    r
+}
+
+impl Benchmark {
+    /// One-bar simple returns of the benchmark ([`simple_returns`]).
+    pub fn returns(&self) -> Vec<f64> {
+        simple_returns(self.close.view(), self.available.view())
+    }
+}
+
 /// Counts of what the panel builder did, for logs and `data check`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FillStats {
@@ -88,6 +111,16 @@ impl Panel {
     /// Whether every symbol has volume.
     pub fn all_have_volume(&self) -> bool {
         self.fields.iter().all(|f| f.has_volume)
+    }
+
+    /// One-bar simple returns `[bars, symbols]` ([`simple_returns`] per symbol).
+    pub fn returns(&self) -> Array2<f64> {
+        let mut out = Array2::from_elem((self.n_bars(), self.n_assets()), f64::NAN);
+        for (i, mut col) in out.columns_mut().into_iter().enumerate() {
+            let r = simple_returns(self.close.column(i), self.available.column(i));
+            col.assign(&ArrayView1::from(&r));
+        }
+        out
     }
 
     /// Builds a panel from validated bars: calendar, matrices, forward fill.
@@ -375,5 +408,50 @@ pub fn infer_bars_per_year(ts: &[i64]) -> f64 {
         } else {
             (365.25 * day as f64 / spacing as f64).round()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn simple_returns_by_hand() {
+        // 100 -> 110 (+10%), 110 -> 99 (-10%), then bar 3 is unavailable: bars 3 and 4
+        // have no return; 80 -> 100 at bar 5 is +25%; a zero close is never a base.
+        let close = array![100.0, 110.0, 99.0, f64::NAN, 80.0, 100.0, 0.0, 50.0];
+        let avail = array![true, true, true, false, true, true, true, true];
+        let r = simple_returns(close.view(), avail.view());
+        assert!(r[0].is_nan() && r[3].is_nan() && r[4].is_nan());
+        assert!((r[1] - 0.1).abs() < 1e-15 && (r[2] + 0.1).abs() < 1e-15);
+        assert_eq!(r[5], 0.25);
+        assert!(r[6].is_nan() && r[7].is_nan());
+    }
+
+    #[test]
+    fn panel_returns_are_per_symbol_columns() {
+        let close = array![[10.0, 20.0], [11.0, 19.0], [12.1, 19.0]];
+        let available = array![[true, true], [true, false], [true, true]];
+        let panel = Panel {
+            timestamps: vec![0, 1, 2],
+            symbols: vec!["A".into(), "B".into()],
+            open: close.clone(),
+            high: close.clone(),
+            low: close.clone(),
+            close,
+            volume: Array2::zeros((3, 2)),
+            available,
+            filled: Array2::from_elem((3, 2), false),
+            fields: vec![SymbolFields::default(); 2],
+            benchmark: None,
+            bars_per_year: 252.0,
+            bar_us: 1,
+        };
+        let r = panel.returns();
+        assert_eq!(r.dim(), (3, 2));
+        assert!((r[[1, 0]] - 0.1).abs() < 1e-12 && (r[[2, 0]] - 0.1).abs() < 1e-12);
+        assert!(r.row(0).iter().chain(r.column(1)).all(|v| v.is_nan()));
     }
 }

@@ -45,5 +45,18 @@ mod tests {
         assert!(parse_duration("0d").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3y").is_err());
+        // The largest whole number of days in i64 microseconds, then one more.
+        let max_days = i64::MAX / DAY_US;
+        assert_eq!(
+            parse_duration(&format!("{max_days}d")).unwrap(),
+            max_days * DAY_US
+        );
+        let e = parse_duration(&format!("{}d", max_days + 1)).unwrap_err();
+        assert!(
+            e.starts_with("is too large to count in microseconds"),
+            "{e}"
+        );
+        // Too many digits for i64 at all.
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 }

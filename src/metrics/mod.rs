@@ -15,6 +15,7 @@
 //! - [`dsr`]`(r, n_trials, trials_sharpe_std)`, [`deflated_sharpe`], [`expected_max_sharpe`]
 //! - [`sharpe_ci`]`(r, bars_per_year, &BootstrapConfig) -> Option<(f64, f64)>`
 //! - [`norm_cdf`], [`norm_ppf`]
+//! - [`quantile`]`(values, q)`, [`quantile_sorted`]`(sorted, q)`: type 7 (numpy's default)
 
 mod bootstrap;
 mod drawdown;
@@ -22,6 +23,7 @@ mod dsr;
 mod moments;
 mod normal;
 mod psr;
+mod quantile;
 mod sharpe;
 mod sortino;
 mod trading;
@@ -33,6 +35,7 @@ pub use self::{
     moments::{kurtosis, mean, skewness, std_dev},
     normal::{norm_cdf, norm_ppf},
     psr::{probabilistic_sharpe, psr},
+    quantile::{quantile, quantile_sorted},
     sharpe::{annual_to_per_bar, sharpe, sharpe_per_bar},
     sortino::sortino,
     trading::{TRADE_EPS, n_trades, turnover, win_rate},

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::{model::PathOut, philox::ln_f32};
+use crate::metrics::quantile_sorted;
 
 /// Histogram bins over ln(V / capital) in [-`LOG_SPAN`, `LOG_SPAN`].
 pub const BINS: usize = 8192;
@@ -230,17 +231,6 @@ impl Accumulator {
         };
         (summary, bands)
     }
-}
-
-/// Quantile with linear interpolation at rank q (n - 1), as numpy's default.
-pub fn quantile_sorted(x: &[f64], q: f64) -> f64 {
-    if x.is_empty() {
-        return f64::NAN;
-    }
-    let r = q * (x.len() - 1) as f64;
-    let lo = r.floor() as usize;
-    let hi = (lo + 1).min(x.len() - 1);
-    x[lo] + (x[hi] - x[lo]) * (r - lo as f64)
 }
 
 /// Historical VaR and CVaR at `level` of ascending `returns`, as positive

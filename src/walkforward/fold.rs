@@ -14,8 +14,9 @@ use crate::{
     config::walkforward::{LabelScope, SizingSpec, WalkforwardSpec},
     edge::{Calibration, EdgeModel, Standardizer, fit_model},
     metrics,
-    regime::{FittedRegimes, Regime, quantile},
+    regime::{FittedRegimes, Regime},
     sizing::{QuarterKelly, SizingRule},
+    splitmix::{GOLDEN_GAMMA, mix64},
 };
 
 /// Everything a fold reads; shared by all folds.
@@ -106,10 +107,7 @@ pub struct FoldResult {
 
 /// A per-fold seed derived from the job seed (SplitMix64 finalizer).
 pub fn fold_seed(seed: u64, fold: usize) -> u64 {
-    let mut z = seed ^ (fold as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix64(seed ^ (fold as u64 + 1).wrapping_mul(GOLDEN_GAMMA))
 }
 
 /// Row of the design matrix for (bar, asset): features then regime probabilities;
@@ -412,7 +410,7 @@ fn edge_thresholds(
     n_assets: usize,
     spec: &WalkforwardSpec,
 ) -> Vec<f64> {
-    let pooled = quantile(fwd, spec.edge_quantile);
+    let pooled = metrics::quantile(fwd, spec.edge_quantile);
     let pooled = if pooled.is_finite() { pooled } else { 0.0 };
     match spec.label_scope {
         LabelScope::Pooled => vec![pooled; n_assets],
@@ -426,7 +424,7 @@ fn edge_thresholds(
                     if v.is_empty() {
                         pooled
                     } else {
-                        quantile(v, spec.edge_quantile)
+                        metrics::quantile(v, spec.edge_quantile)
                     }
                 })
                 .collect()

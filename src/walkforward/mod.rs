@@ -92,13 +92,10 @@ pub struct FeatureInput<'a> {
 pub fn returns_and_forward(panel: &Panel, h: usize) -> (Array2<f64>, Array2<f64>) {
     let (n, m) = (panel.n_bars(), panel.n_assets());
     let ok = |t: usize, i: usize| panel.available[[t, i]] && panel.close[[t, i]] > 0.0;
-    let mut ret = Array2::from_elem((n, m), f64::NAN);
+    let ret = panel.returns();
     let mut fwd = Array2::from_elem((n, m), f64::NAN);
     for t in 0..n {
         for i in 0..m {
-            if t >= 1 && ok(t, i) && ok(t - 1, i) {
-                ret[[t, i]] = panel.close[[t, i]] / panel.close[[t - 1, i]] - 1.0;
-            }
             if t + h < n && ok(t, i) && ok(t + h, i) {
                 fwd[[t, i]] = panel.close[[t + h, i]] / panel.close[[t, i]] - 1.0;
             }

@@ -603,6 +603,72 @@ fn job_file_column_mapping_and_benchmark() {
 }
 
 #[test]
+fn huge_bar_is_a_usage_error_naming_the_flag_or_key() {
+    let dir = tempdir();
+    let d = dir.path();
+    write_rows(&d.join("p.parquet"), &good_rows());
+    // 9999999999999999 days overflows i64 microseconds (it panicked in debug builds).
+    let bar = "9999999999999999d";
+    let run = chloe(d, &["data", "check", "p.parquet", "--bar", bar]);
+    assert_bad(
+        &run,
+        "--bar: is too large to count in microseconds, got \"9999999999999999d\"",
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let run = job(
+        d,
+        &format!("[job]\nname = \"x\"\n[data]\npath = \"p.parquet\"\nbar = \"{bar}\"\n"),
+    );
+    assert_bad(&run, "data.bar is too large to count in microseconds");
+    let run = chloe(d, &["data", "check", "p.parquet", "--bar", "1w"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn benchmark_in_the_traded_dataset_is_not_traded_with_all_symbols() {
+    let dir = tempdir();
+    let d = dir.path();
+    let mut rows = good_rows();
+    for (date, c) in [
+        ("2020-01-02", 300.0),
+        ("2020-01-03", 303.0),
+        ("2020-01-06", 306.0),
+    ] {
+        rows.push(("IDX", date, None, None, None, Some(c), None));
+    }
+    write_rows(&d.join("p.parquet"), &rows);
+    let body = "[job]\nname = \"x\"\n[data]\npath = \"p.parquet\"\nsymbols = \"all\"\n[data.benchmark]\nsymbol = \"IDX\"\n";
+    let run = job(d, body);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let spec = chloe::config::JobSpec::load(&d.join("job.toml")).unwrap();
+    let loaded = chloe::data::load_panel(spec.data.as_ref().unwrap()).unwrap();
+    assert_eq!(loaded.panel.symbols, ["AAA", "BBB"]);
+    assert_eq!(loaded.panel.close.column(1).to_vec(), [50.0, 51.0, 49.0]);
+    let bm = loaded.panel.benchmark.as_ref().unwrap();
+    assert_eq!(bm.close.to_vec(), [300.0, 303.0, 306.0]);
+    assert!(
+        loaded.notes.iter().any(|n| n
+            == "benchmark IDX is in the traded dataset and data.symbols = \"all\": not traded (3 rows left out of the universe)"),
+        "{:?}",
+        loaded.notes
+    );
+    // The same benchmark read from another file leaves the traded universe alone.
+    write_rows(&d.join("bm.parquet"), &rows[6..]);
+    std::fs::write(
+        d.join("job.toml"),
+        body.replace(
+            "[data.benchmark]\n",
+            "[data.benchmark]\npath = \"bm.parquet\"\n",
+        ),
+    )
+    .unwrap();
+    let spec = chloe::config::JobSpec::load(&d.join("job.toml")).unwrap();
+    let loaded = chloe::data::load_panel(spec.data.as_ref().unwrap()).unwrap();
+    assert_eq!(loaded.panel.symbols, ["AAA", "BBB", "IDX"]);
+    assert!(loaded.notes.iter().all(|n| !n.starts_with("benchmark IDX")));
+}
+
+#[test]
 fn mixed_calendars_need_an_explicit_choice() {
     let dir = tempdir();
     let d = dir.path();
