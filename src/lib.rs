@@ -10,6 +10,7 @@ pub mod data;
 pub mod edge;
 pub mod error;
 pub mod features;
+pub mod job;
 pub mod logging;
 pub mod metrics;
 pub mod progress;
@@ -47,5 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Walkforward(args) => walkforward::command(&args),
         Command::Stress(args) => stress::command(&args),
         Command::Devices => stress::devices_command(),
+        Command::Gate(args) => job::gate::command(&args.request()),
     }
 }

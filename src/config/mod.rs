@@ -5,6 +5,7 @@
 
 mod data;
 pub mod features;
+pub mod gate;
 pub mod stress;
 pub mod walkforward;
 
@@ -31,6 +32,8 @@ pub struct RawJob {
     pub sizing: Option<walkforward::RawSizing>,
     /// `[stress]` section.
     pub stress: Option<stress::RawStress>,
+    /// `[gate]` section.
+    pub gate: Option<gate::RawGate>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -67,6 +70,8 @@ pub struct JobSpec {
     pub sizing: walkforward::SizingSpec,
     /// Stress-test settings, when the job has a `[stress]` section.
     pub stress: Option<stress::StressSpec>,
+    /// Release-gate thresholds, when the job has a `[gate]` section.
+    pub gate: Option<gate::GateSpec>,
 }
 
 impl JobSpec {
@@ -81,10 +86,30 @@ impl JobSpec {
 
     /// Parses and validates job-file text; relative paths resolve against `path`'s folder.
     pub fn from_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        Self::from_str_with(text, path, |_| {})
+    }
+
+    /// Reads a job file, lets `edit` change the raw job (command-line overrides),
+    /// then validates it.
+    pub fn load_with(path: &Path, edit: impl FnOnce(&mut RawJob)) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_str_with(&text, path, edit)
+    }
+
+    /// [`JobSpec::from_str`] with an edit of the raw job before validation.
+    pub fn from_str_with(
+        text: &str,
+        path: &Path,
+        edit: impl FnOnce(&mut RawJob),
+    ) -> Result<Self, ConfigError> {
+        let mut raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " | "),
         })?;
+        edit(&mut raw);
         let base = path
             .parent()
             .map(Path::to_path_buf)
@@ -111,6 +136,7 @@ impl RawJob {
         let walkforward = self.walkforward.unwrap_or_default().validate()?;
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
+        let gate = self.gate.map(gate::RawGate::validate).transpose()?;
         Ok(JobSpec {
             name: self.job.name,
             seed: self.job.seed,
@@ -121,6 +147,7 @@ impl RawJob {
             walkforward,
             sizing,
             stress,
+            gate,
         })
     }
 }

@@ -57,23 +57,15 @@ pub fn sharpe_ci(r: &[f64], bars_per_year: f64, cfg: &BootstrapConfig) -> Option
     {
         return None;
     }
-    let block = cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
-    let p = 1.0 / block;
-    let key = splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273); // "chloe_bs"
+    let walk = Stationary::new(n, cfg);
     let mut stats: Vec<f64> = (0..cfg.resamples as u64)
         .into_par_iter()
         .map_init(
-            || vec![0.0; n],
-            |buf, b| {
-                let mut rng = Counter::new(key, b);
-                let mut i = rng.index(n);
-                for slot in buf.iter_mut() {
+            || (vec![0; n], vec![0.0; n]),
+            |(idx, buf), b| {
+                walk.indices(b, idx);
+                for (slot, &i) in buf.iter_mut().zip(idx.iter()) {
                     *slot = r[i];
-                    i = if rng.unit() < p {
-                        rng.index(n)
-                    } else {
-                        (i + 1) % n
-                    };
                 }
                 sharpe(buf, bars_per_year).unwrap_or(0.0)
             },
@@ -84,8 +76,45 @@ pub fn sharpe_ci(r: &[f64], bars_per_year: f64, cfg: &BootstrapConfig) -> Option
     Some((quantile(&stats, alpha), quantile(&stats, 1.0 - alpha)))
 }
 
+/// The index walk of the stationary bootstrap for series of length `n`.
+///
+/// Resample `b` is a pure function of `(seed, b)`, so two series resampled with
+/// the same walk get the same indices (a paired bootstrap).
+pub(super) struct Stationary {
+    key: u64,
+    n: usize,
+    p: f64,
+}
+
+impl Stationary {
+    /// Walk with the config's mean block length (default `n^(1/3)`) and seed.
+    pub(super) fn new(n: usize, cfg: &BootstrapConfig) -> Self {
+        let block = cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
+        Self {
+            key: splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273), // "chloe_bs"
+            n,
+            p: 1.0 / block,
+        }
+    }
+
+    /// Fills `out` (length `n`) with the indices of resample `b`.
+    pub(super) fn indices(&self, b: u64, out: &mut [usize]) {
+        let n = self.n;
+        let mut rng = Counter::new(self.key, b);
+        let mut i = rng.index(n);
+        for slot in out.iter_mut() {
+            *slot = i;
+            i = if rng.unit() < self.p {
+                rng.index(n)
+            } else {
+                (i + 1) % n
+            };
+        }
+    }
+}
+
 /// Linear-interpolation quantile of sorted data (numpy `method="linear"`).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(super) fn quantile(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);

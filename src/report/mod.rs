@@ -1,3 +1,7 @@
 //! Report writers share the atomic file and folder writes in [`crate::atomic`].
+//!
+//! - [`gate`]: `gate.json` and `gate.xml` (JUnit) from a gate outcome.
+
+pub mod gate;
 
 pub use crate::atomic::{ParquetSink, StagedDir, write_atomic, write_parquet_atomic};
