@@ -448,6 +448,22 @@ mod tests {
     }
 
     #[test]
+    fn readme_example_sets_every_threshold() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n[gate]")
+            .expect("README has a [gate] example")
+            + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let job: std::collections::BTreeMap<String, RawGate> =
+            toml::from_str(&readme[start..end]).unwrap();
+        let spec = job["gate"].clone().validate().unwrap();
+        assert_eq!(spec.iter().count(), Threshold::ALL.len());
+        assert_eq!(spec.limit(Threshold::MaxDrawdown), Some(0.15));
+        assert_eq!(spec.limit(Threshold::MinEdgePrecision), Some(0.60));
+    }
+
+    #[test]
     fn empty_gate_is_empty() {
         assert!(parse("").unwrap().validate().unwrap().is_empty());
         assert!(GateOverrides::default().is_empty());
