@@ -226,6 +226,7 @@ impl GateArgs {
 
 /// `--baseline` and its safety switch, shared by `chloe gate` and `chloe run`.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Baseline comparison")]
 pub struct BaselineArgs {
     /// A previous run's output folder to compare against (enables the baseline thresholds).
     #[arg(long, value_name = "OUT_DIR")]

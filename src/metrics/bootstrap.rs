@@ -213,6 +213,50 @@ mod tests {
         );
     }
 
+    /// The interval as computed before the index walk was shared with the paired
+    /// bootstrap: the walk must draw the same numbers in the same order.
+    fn sharpe_ci_reference(r: &[f64], cfg: &BootstrapConfig) -> (f64, f64) {
+        let n = r.len();
+        let p = 1.0 / cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
+        let key = splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273);
+        let mut stats: Vec<f64> = (0..cfg.resamples as u64)
+            .map(|b| {
+                let mut rng = Counter::new(key, b);
+                let mut i = rng.index(n);
+                let mut buf = vec![0.0; n];
+                for slot in buf.iter_mut() {
+                    *slot = r[i];
+                    i = if rng.unit() < p {
+                        rng.index(n)
+                    } else {
+                        (i + 1) % n
+                    };
+                }
+                sharpe(&buf, 252.0).unwrap_or(0.0)
+            })
+            .collect();
+        stats.sort_by(f64::total_cmp);
+        let alpha = (1.0 - cfg.level) / 2.0;
+        (quantile(&stats, alpha), quantile(&stats, 1.0 - alpha))
+    }
+
+    #[test]
+    fn shared_walk_gives_the_same_interval_as_before() {
+        for (n, seed, block) in [(10, 0, None), (77, 3, None), (400, 9, Some(5.0))] {
+            let cfg = BootstrapConfig {
+                resamples: 200,
+                mean_block: block,
+                level: 0.95,
+                seed,
+            };
+            let r = series(n);
+            assert_eq!(
+                sharpe_ci(&r, 252.0, &cfg),
+                Some(sharpe_ci_reference(&r, &cfg))
+            );
+        }
+    }
+
     #[test]
     fn quantile_matches_numpy() {
         // numpy.quantile([1, 2, 3, 4], 0.025) = 1.075; 0.975 -> 3.925
