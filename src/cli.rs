@@ -199,7 +199,7 @@ pub struct StressArgs {
 pub struct GateArgs {
     /// Output folder of a finished run.
     pub dir: PathBuf,
-    /// Job file whose [gate] section gives the thresholds (default: `gate.spec` of
+    /// Job file whose `[gate]` section gives the thresholds (default: `gate.spec` of
     /// the folder's summary.json, when the run wrote one).
     #[arg(long)]
     pub job: Option<PathBuf>,

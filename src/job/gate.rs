@@ -1,6 +1,6 @@
 //! The release gate: thresholds checked against a finished output folder.
 //!
-//! [`evaluate`] reads only the folder's report files ([`read`]), so `chloe run`
+//! [`evaluate`] reads only the folder's report files ([`RunReports`]), so `chloe run`
 //! and a later `chloe gate OUT_DIR` give the same verdict by construction.
 //!
 //! What each threshold measures (all from the reports):
@@ -19,7 +19,8 @@
 //!   passed) when summary.json has a string `stress.skipped` or there is no stress report.
 //! - `max_critical_alerts`: CRITICAL rows of `alerts.parquet`; skipped when absent.
 //! - `max_sharpe_drop`, `max_drawdown_increase`, `max_precision_drop`,
-//!   `min_prob_better`: against `--baseline` ([`baseline`]); skipped without one.
+//!   `min_prob_better`: against `--baseline` (see [`BaselineComparison`]); skipped
+//!   without one.
 //!
 //! A configured check whose value cannot be computed fails: a gate never passes
 //! on missing evidence.
@@ -33,7 +34,10 @@ use std::path::{Path, PathBuf};
 
 pub use self::{
     baseline::{BASELINE_LEVEL, BASELINE_RESAMPLES, BASELINE_SEED},
-    read::{DATA_SHA256_KEY, RunReports, StressReport, check_folder, read_summary},
+    read::{
+        DATA_SHA256_KEY, FoldRow, PredictionCounts, RunReports, ScenarioRow, StressReport,
+        check_folder, read_summary,
+    },
 };
 pub use crate::report::gate::{
     BaselineComparison, Check, GateOutcome, Status, Verdict, write_gate_files,
@@ -326,7 +330,7 @@ fn stress_check(t: Threshold, limit: f64, stress: &StressReport) -> Check {
         StressReport::Skipped(why) => return skipped(t, limit, format!("{why}: not applicable")),
         StressReport::Scenarios(rows) => rows,
     };
-    let (label, get): (&str, fn(&read::ScenarioRow) -> Option<f64>) = match t {
+    let (label, get): (&str, fn(&ScenarioRow) -> Option<f64>) = match t {
         Threshold::MaxStressBreachProbability => {
             ("drawdown-breach probability", |r| r.prob_drawdown_breach)
         }
@@ -408,11 +412,7 @@ pub fn command(req: &GateRequest) -> anyhow::Result<Exit> {
     )?;
     write_gate_files(&req.dir, &outcome)?;
     print(&outcome);
-    Ok(if outcome.passed() {
-        Exit::Ok
-    } else {
-        Exit::GateFailed
-    })
+    Ok(outcome.exit())
 }
 
 /// One line per check and the verdict, on stdout.

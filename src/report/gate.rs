@@ -9,7 +9,7 @@ use std::{fmt::Write as _, path::Path};
 
 use serde::Serialize;
 
-use crate::atomic::write_atomic;
+use crate::{atomic::write_atomic, error::Exit};
 
 /// File name of the JSON verdict.
 pub const GATE_JSON: &str = "gate.json";
@@ -139,6 +139,14 @@ impl GateOutcome {
     /// True when the gate passed.
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
+    }
+
+    /// The process exit code of this verdict: 0 pass, 1 fail.
+    pub fn exit(&self) -> Exit {
+        match self.verdict {
+            Verdict::Pass => Exit::Ok,
+            Verdict::Fail => Exit::GateFailed,
+        }
     }
 }
 
