@@ -81,8 +81,8 @@ pub fn compare(
         seed: BASELINE_SEED,
         candidate_max_drawdown: dd(&a),
         baseline_max_drawdown: dd(&b),
-        candidate_edge_precision: super::precision(cand),
-        baseline_edge_precision: super::precision(&base),
+        candidate_edge_precision: super::checks::precision(cand),
+        baseline_edge_precision: super::checks::precision(&base),
         differences,
     })
 }

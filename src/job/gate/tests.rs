@@ -14,8 +14,9 @@ use parquet::file::{metadata::KeyValue, properties::WriterProperties};
 use super::*;
 use crate::{
     atomic::write_parquet_atomic_with,
-    config::gate::{GateOverrides, RawGate},
+    config::gate::{GateOverrides, RawGate, Threshold},
     error::{Exit, exit_code},
+    metrics,
 };
 
 const DAY: i64 = 86_400_000_000;
