@@ -113,6 +113,11 @@ pub fn resolve_spec(req: &GateRequest) -> anyhow::Result<GateSpec> {
 /// `gate.json` and `gate.xml`; exit 0 pass, 1 fail.
 pub fn command(req: &GateRequest) -> anyhow::Result<Exit> {
     let spec = resolve_spec(req)?;
+    if spec.is_empty() {
+        tracing::warn!(
+            "no gate thresholds: give --job, threshold flags, or gate a folder written by `chloe run`"
+        );
+    }
     let outcome = evaluate(
         &req.dir,
         &spec,

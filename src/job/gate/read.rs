@@ -90,7 +90,7 @@ pub struct RunReports {
     pub folds: Vec<FoldRow>,
     /// Stitched out-of-sample `(timestamp, return)` in file (time) order.
     pub oos: Vec<(i64, f64)>,
-    /// `chloe.data_sha256` of `oos_returns.parquet`, when written.
+    /// `chloe.data_sha256` of `oos_returns.parquet`, when written (and not `none`).
     pub data_sha256: Option<String>,
     /// Edge-call and label counts.
     pub predictions: PredictionCounts,
@@ -344,7 +344,12 @@ fn read_oos(path: &Path) -> anyhow::Result<OosReport> {
         no_nulls(r, path, "return")?;
         rows.extend(t.into_iter().zip(r.values().iter().copied()));
     }
-    Ok((rows, meta.get(DATA_SHA256_KEY).cloned()))
+    // The runner writes "none" for a run that read no data: no hash to compare.
+    let hash = meta
+        .get(DATA_SHA256_KEY)
+        .filter(|h| h.as_str() != "none")
+        .cloned();
+    Ok((rows, hash))
 }
 
 fn read_predictions(path: &Path, min_edge: f64) -> anyhow::Result<PredictionCounts> {
