@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             .context("starting the worker thread pool")?;
     }
     match cli.command {
+        Command::Gate(args) => job::gate::command(&args.request()),
         Command::Data(d) => match *d {
             DataCommand::Check(args) => data::commands::check(&args),
             DataCommand::Import(args) => data::commands::import(&args),
@@ -48,6 +49,5 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Walkforward(args) => walkforward::command(&args),
         Command::Stress(args) => stress::command(&args),
         Command::Devices => stress::devices_command(),
-        Command::Gate(args) => job::gate::command(&args.request()),
     }
 }

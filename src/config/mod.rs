@@ -86,30 +86,10 @@ impl JobSpec {
 
     /// Parses and validates job-file text; relative paths resolve against `path`'s folder.
     pub fn from_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        Self::from_str_with(text, path, |_| {})
-    }
-
-    /// Reads a job file, lets `edit` change the raw job (command-line overrides),
-    /// then validates it.
-    pub fn load_with(path: &Path, edit: impl FnOnce(&mut RawJob)) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_str_with(&text, path, edit)
-    }
-
-    /// [`JobSpec::from_str`] with an edit of the raw job before validation.
-    pub fn from_str_with(
-        text: &str,
-        path: &Path,
-        edit: impl FnOnce(&mut RawJob),
-    ) -> Result<Self, ConfigError> {
-        let mut raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: RawJob = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " | "),
         })?;
-        edit(&mut raw);
         let base = path
             .parent()
             .map(Path::to_path_buf)

@@ -86,23 +86,26 @@ pub struct GateRequest {
 }
 
 /// The thresholds of a request: `--job`'s `[gate]`, else `gate.spec` of the folder's
-/// summary.json, else none; command-line flags replace either before validation.
+/// summary.json, else none; command-line flags replace values of either in the raw
+/// form before [`RawGate::validate`].
 pub fn resolve_spec(req: &GateRequest) -> anyhow::Result<GateSpec> {
-    if let Some(job) = &req.job {
-        let spec = JobSpec::load_with(job, |raw| {
-            raw.gate.get_or_insert_default().apply(&req.overrides);
-        })?;
-        return Ok(spec.gate.unwrap_or_default());
-    }
-    check_folder(&req.dir)?;
-    let summary = read_summary(&req.dir)?;
-    let mut raw = match summary.pointer("/gate/spec") {
-        None | Some(serde_json::Value::Null) => RawGate::default(),
-        Some(v) => {
-            serde_json::from_value::<RawGate>(v.clone()).map_err(|e| DataError::Invalid {
-                path: req.dir.join("summary.json").display().to_string(),
-                problems: format!("gate.spec: {e}"),
-            })?
+    let mut raw = match &req.job {
+        Some(job) => JobSpec::load(job)?
+            .gate
+            .map(|g| g.to_raw())
+            .unwrap_or_default(),
+        None => {
+            check_folder(&req.dir)?;
+            let summary = read_summary(&req.dir)?;
+            match summary.pointer("/gate/spec") {
+                None | Some(serde_json::Value::Null) => RawGate::default(),
+                Some(v) => serde_json::from_value::<RawGate>(v.clone()).map_err(|e| {
+                    DataError::Invalid {
+                        path: req.dir.join("summary.json").display().to_string(),
+                        problems: format!("gate.spec: {e}"),
+                    }
+                })?,
+            }
         }
     };
     raw.apply(&req.overrides);
