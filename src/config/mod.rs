@@ -30,10 +30,10 @@ pub struct RawJob {
     pub walkforward: Option<walkforward::RawWalkforward>,
     /// `[sizing]` section.
     pub sizing: Option<walkforward::RawSizing>,
-    /// `[stress]` section.
-    pub stress: Option<stress::RawStress>,
     /// `[gate]` section.
     pub gate: Option<gate::RawGate>,
+    /// `[stress]` section.
+    pub stress: Option<stress::RawStress>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -68,10 +68,10 @@ pub struct JobSpec {
     pub walkforward: walkforward::WalkforwardSpec,
     /// Position sizing for the out-of-sample replay.
     pub sizing: walkforward::SizingSpec,
-    /// Stress-test settings, when the job has a `[stress]` section.
-    pub stress: Option<stress::StressSpec>,
     /// Release-gate thresholds, when the job has a `[gate]` section.
     pub gate: Option<gate::GateSpec>,
+    /// Stress-test settings, when the job has a `[stress]` section.
+    pub stress: Option<stress::StressSpec>,
 }
 
 impl JobSpec {
@@ -104,6 +104,7 @@ impl RawJob {
         if self.job.name.trim().is_empty() {
             return Err(ConfigError::invalid("job.name", "must not be empty"));
         }
+        let gate = self.gate.map(gate::RawGate::validate).transpose()?;
         let output = resolve(
             base,
             self.job
@@ -116,8 +117,8 @@ impl RawJob {
         let walkforward = self.walkforward.unwrap_or_default().validate()?;
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
-        let gate = self.gate.map(gate::RawGate::validate).transpose()?;
         Ok(JobSpec {
+            gate,
             name: self.job.name,
             seed: self.job.seed,
             output,
@@ -127,7 +128,6 @@ impl RawJob {
             walkforward,
             sizing,
             stress,
-            gate,
         })
     }
 }

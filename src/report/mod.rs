@@ -1,6 +1,4 @@
 //! Report writers share the atomic file and folder writes in [`crate::atomic`].
-//!
-//! - [`gate`]: `gate.json` and `gate.xml` (JUnit) from a gate outcome.
 
 pub mod gate;
 
