@@ -112,6 +112,17 @@ impl Threshold {
         )
     }
 
+    /// True for the thresholds measured on walk-forward reports (all but stress and alerts).
+    pub fn needs_walkforward(self) -> bool {
+        !matches!(
+            self,
+            Self::MaxStressBreachProbability
+                | Self::MaxStressVar99
+                | Self::MaxStressCvar99
+                | Self::MaxCriticalAlerts
+        )
+    }
+
     /// Accepted limits, inclusive, and how to say it.
     fn range(self) -> (f64, f64, &'static str) {
         const ANY: (f64, f64, &str) = (f64::MIN, f64::MAX, "a finite number");

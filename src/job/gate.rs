@@ -22,8 +22,9 @@
 //!   `min_prob_better`: against `--baseline` (see [`BaselineComparison`]); skipped
 //!   without one.
 //!
-//! A configured check whose value cannot be computed fails: a gate never passes
-//! on missing evidence.
+//! Every threshold but the stress and alert ones is skipped in a run without a
+//! walk-forward (a stress-only job). A configured check whose value cannot be
+//! computed fails: a gate never passes on missing evidence.
 
 mod baseline;
 mod checks;
@@ -37,7 +38,7 @@ pub use self::{
     baseline::{BASELINE_LEVEL, BASELINE_RESAMPLES, BASELINE_SEED},
     read::{
         DATA_SHA256_KEY, FoldRow, PredictionCounts, RunReports, ScenarioRow, StressReport,
-        check_folder, read_summary,
+        WalkforwardReports, check_folder, read_summary,
     },
 };
 pub use crate::report::gate::{

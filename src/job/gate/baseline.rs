@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, path::Path};
 
 use anyhow::Context;
 
-use super::read::{DATA_SHA256_KEY, FoldRow, RunReports};
+use super::read::{DATA_SHA256_KEY, FoldRow, RunReports, WalkforwardReports};
 use crate::{
     data::time::format_us,
     error::UsageError,
@@ -35,7 +35,19 @@ pub fn compare(
         return Err(UsageError(format!("--baseline {}: no such folder", dir.display())).into());
     }
     let base = RunReports::read(dir).context("reading the --baseline folder")?;
-    let differences = differences(cand, &base);
+    let (Some(cw), Some(bw)) = (&cand.walkforward, &base.walkforward) else {
+        let none = if cand.walkforward.is_none() {
+            &cand.dir
+        } else {
+            &base.dir
+        };
+        return Err(UsageError(format!(
+            "--baseline compares walk-forward results, and {} has no walk-forward reports",
+            none.display()
+        ))
+        .into());
+    };
+    let differences = differences((&cand.dir, cw), (&base.dir, bw));
     if !differences.is_empty() {
         if !allow_different_data {
             return Err(UsageError(format!(
@@ -51,13 +63,13 @@ pub fn compare(
         }
     }
 
-    let base_returns: BTreeMap<i64, f64> = base.oos.iter().copied().collect();
-    let (a, b): (Vec<f64>, Vec<f64>) = cand
+    let base_returns: BTreeMap<i64, f64> = bw.oos.iter().copied().collect();
+    let (a, b): (Vec<f64>, Vec<f64>) = cw
         .oos
         .iter()
         .filter_map(|(t, r)| base_returns.get(t).map(|rb| (*r, *rb)))
         .unzip();
-    let bpy = cand.bars_per_year;
+    let bpy = cw.bars_per_year;
     let cfg = BootstrapConfig {
         resamples: BASELINE_RESAMPLES,
         mean_block: None,
@@ -81,14 +93,17 @@ pub fn compare(
         seed: BASELINE_SEED,
         candidate_max_drawdown: dd(&a),
         baseline_max_drawdown: dd(&b),
-        candidate_edge_precision: super::checks::precision(cand),
-        baseline_edge_precision: super::checks::precision(&base),
+        candidate_edge_precision: super::checks::precision(cw),
+        baseline_edge_precision: super::checks::precision(bw),
         differences,
     })
 }
 
 /// What makes the two runs incomparable: data hash and fold plan.
-fn differences(cand: &RunReports, base: &RunReports) -> Vec<String> {
+fn differences(
+    (cand_dir, cand): (&Path, &WalkforwardReports),
+    (base_dir, base): (&Path, &WalkforwardReports),
+) -> Vec<String> {
     let mut out = Vec::new();
     match (&cand.data_sha256, &base.data_sha256) {
         (Some(x), Some(y)) if x == y => {}
@@ -98,7 +113,7 @@ fn differences(cand: &RunReports, base: &RunReports) -> Vec<String> {
             short(y)
         )),
         (c, b) => {
-            let unknown: Vec<String> = [(c, &cand.dir), (b, &base.dir)]
+            let unknown: Vec<String> = [(c, cand_dir), (b, base_dir)]
                 .into_iter()
                 .filter(|(h, _)| h.is_none())
                 .map(|(_, d)| d.display().to_string())

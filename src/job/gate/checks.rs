@@ -1,7 +1,9 @@
 //! The checks: one measured value per threshold, judged against its limit
 //! (what each one measures: see the parent module).
 
-use super::{BaselineComparison, Check, RunReports, ScenarioRow, Status, StressReport};
+use super::{
+    BaselineComparison, Check, RunReports, ScenarioRow, Status, StressReport, WalkforwardReports,
+};
 use crate::{
     config::gate::{GateSpec, Threshold},
     metrics,
@@ -14,15 +16,27 @@ pub(super) fn run(
     run: &RunReports,
     cmp: Option<&BaselineComparison>,
 ) -> Vec<Check> {
-    let stats = Stats::of(run);
-    spec.iter()
-        .flat_map(|(t, limit)| check(t, limit, run, &stats, cmp))
-        .collect()
+    let wf = run.walkforward.as_ref().map(|wf| (wf, Stats::of(wf)));
+    let mut checks = Vec::new();
+    for (t, limit) in spec.iter() {
+        if !t.needs_walkforward() {
+            checks.push(run_check(t, limit, run));
+        } else if let Some((wf, stats)) = &wf {
+            checks.extend(walkforward_check(t, limit, wf, stats, cmp));
+        } else {
+            checks.push(skipped(
+                t,
+                limit,
+                "not applicable: this run has no walk-forward reports",
+            ));
+        }
+    }
+    checks
 }
 
 /// Edge precision of a run: hits over edge calls; None without calls.
-pub(super) fn precision(run: &RunReports) -> Option<f64> {
-    let p = run.predictions;
+pub(super) fn precision(wf: &WalkforwardReports) -> Option<f64> {
+    let p = wf.predictions;
     (p.calls > 0).then(|| p.hits as f64 / p.calls as f64)
 }
 
@@ -33,7 +47,7 @@ struct Stats {
 }
 
 impl Stats {
-    fn of(run: &RunReports) -> Self {
+    fn of(run: &WalkforwardReports) -> Self {
         Self {
             returns: run.oos.iter().map(|&(_, r)| r).collect(),
             with_sharpe: run.folds.iter().filter_map(|f| f.sharpe).collect(),
@@ -98,10 +112,11 @@ fn skipped(t: Threshold, limit: f64, why: impl Into<String>) -> Check {
     }
 }
 
-fn check(
+/// A threshold measured on the walk-forward reports (and the baseline comparison).
+fn walkforward_check(
     t: Threshold,
     limit: f64,
-    run: &RunReports,
+    run: &WalkforwardReports,
     s: &Stats,
     cmp: Option<&BaselineComparison>,
 ) -> Vec<Check> {
@@ -215,24 +230,14 @@ fn check(
                 "no fold has a Sharpe ratio",
             ))
         }
-        T::MaxStressBreachProbability | T::MaxStressVar99 | T::MaxStressCvar99 => {
-            vec![stress_check(t, limit, &run.stress)]
-        }
-        T::MaxCriticalAlerts => match run.critical_alerts {
-            None => vec![skipped(
-                t,
-                limit,
-                "no monitor report (alerts.parquet) in this folder: not applicable",
-            )],
-            Some(k) => one(measure(
-                Some(k as f64),
-                "CRITICAL alerts in alerts.parquet",
-                "",
-            )),
-        },
+        // Judged by `run_check`, without the walk-forward.
+        T::MaxStressBreachProbability
+        | T::MaxStressVar99
+        | T::MaxStressCvar99
+        | T::MaxCriticalAlerts => Vec::new(),
         T::MaxSharpeDrop | T::MaxDrawdownIncrease | T::MaxPrecisionDrop | T::MinProbBetter => {
             let Some(c) = cmp else {
-                return vec![skipped(t, limit, "needs --baseline: not applicable")];
+                return vec![skipped(t, limit, "not applicable: needs --baseline")];
             };
             let on = format!("on {} common out-of-sample bars", c.common_bars);
             let m = match t {
@@ -271,9 +276,29 @@ fn check(
     }
 }
 
+/// A stress or alert threshold: measured on the run's stress and monitor reports.
+fn run_check(t: Threshold, limit: f64, run: &RunReports) -> Check {
+    match run.critical_alerts {
+        _ if t != Threshold::MaxCriticalAlerts => stress_check(t, limit, &run.stress),
+        None => skipped(
+            t,
+            limit,
+            "not applicable: no monitor report (alerts.parquet) in this folder",
+        ),
+        Some(k) => judged(
+            t,
+            t.key(),
+            limit,
+            measure(Some(k as f64), "CRITICAL alerts in alerts.parquet", ""),
+        ),
+    }
+}
+
 fn stress_check(t: Threshold, limit: f64, stress: &StressReport) -> Check {
     let rows = match stress {
-        StressReport::Skipped(why) => return skipped(t, limit, format!("{why}: not applicable")),
+        StressReport::Skipped(why) => {
+            return skipped(t, limit, format!("not applicable: {why}"));
+        }
         StressReport::Scenarios(rows) => rows,
     };
     let (label, get): (&str, fn(&ScenarioRow) -> Option<f64>) = match t {

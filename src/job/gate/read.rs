@@ -1,8 +1,9 @@
 //! Reads the reports of a finished output folder that the gate judges.
 //!
-//! Only files of the report contract are read (DESIGN.md): `folds.parquet`,
-//! `oos_returns.parquet`, `predictions.parquet`, `summary.json`, and
-//! `stress_summary.parquet` / `alerts.parquet` when present. A missing folder or
+//! Only files of the report contract are read (DESIGN.md): `summary.json`; the
+//! walk-forward's `folds.parquet`, `oos_returns.parquet` and `predictions.parquet`
+//! (all three, unless the run had no walk-forward); `stress_summary.parquet` and
+//! `alerts.parquet` when present. A missing folder or
 //! file, a missing column or key, or a column of the wrong type is bad input
 //! (exit 2) naming the file and what is missing.
 
@@ -25,12 +26,12 @@ use crate::error::{DataError, UsageError};
 /// Parquet key-value metadata key holding the SHA-256 of the run's input data.
 pub const DATA_SHA256_KEY: &str = "chloe.data_sha256";
 
-/// Files every chloe output folder has.
-const REQUIRED: [&str; 4] = [
+/// The walk-forward's report files: all present or, in a run without a
+/// walk-forward (a stress-only job), all absent.
+const WALKFORWARD_FILES: [&str; 3] = [
     "folds.parquet",
     "oos_returns.parquet",
     "predictions.parquet",
-    "summary.json",
 ];
 
 /// One row of `folds.parquet`: the fold's windows and the statistics the gate uses.
@@ -81,11 +82,9 @@ pub enum StressReport {
     Scenarios(Vec<ScenarioRow>),
 }
 
-/// What the gate reads from one output folder.
+/// The walk-forward part of an output folder.
 #[derive(Debug, Clone)]
-pub struct RunReports {
-    /// The output folder.
-    pub dir: PathBuf,
+pub struct WalkforwardReports {
     /// Folds in file order.
     pub folds: Vec<FoldRow>,
     /// Stitched out-of-sample `(timestamp, return)` in file (time) order.
@@ -94,10 +93,6 @@ pub struct RunReports {
     pub data_sha256: Option<String>,
     /// Edge-call and label counts.
     pub predictions: PredictionCounts,
-    /// Stress results or the reason there are none.
-    pub stress: StressReport,
-    /// CRITICAL rows of `alerts.parquet`; None when the folder has no alerts report.
-    pub critical_alerts: Option<usize>,
     /// `data.bars_per_year` of summary.json.
     pub bars_per_year: f64,
     /// `walkforward.config.n_trials` of summary.json.
@@ -106,6 +101,19 @@ pub struct RunReports {
     pub trials_sharpe_std: f64,
     /// `walkforward.config.sizing.min_edge` of summary.json.
     pub min_edge: f64,
+}
+
+/// What the gate reads from one output folder.
+#[derive(Debug, Clone)]
+pub struct RunReports {
+    /// The output folder.
+    pub dir: PathBuf,
+    /// Walk-forward reports; None for a run without a walk-forward.
+    pub walkforward: Option<WalkforwardReports>,
+    /// Stress results or the reason there are none.
+    pub stress: StressReport,
+    /// CRITICAL rows of `alerts.parquet`; None when the folder has no alerts report.
+    pub critical_alerts: Option<usize>,
     /// summary.json as parsed.
     pub summary: serde_json::Value,
 }
@@ -115,27 +123,14 @@ impl RunReports {
     pub fn read(dir: &Path) -> anyhow::Result<Self> {
         check_folder(dir)?;
         let summary = read_summary(dir)?;
-        let spath = dir.join("summary.json");
-        let number = |pointer: &str| -> Result<f64, DataError> {
-            summary
-                .pointer(pointer)
-                .and_then(serde_json::Value::as_f64)
-                .ok_or_else(|| DataError::Invalid {
-                    path: spath.display().to_string(),
-                    problems: format!(
-                        "missing number \"{}\" (not a chloe walk-forward summary?)",
-                        pointer.trim_start_matches('/').replace('/', ".")
-                    ),
-                })
+        let has_wf = WALKFORWARD_FILES.iter().any(|f| dir.join(f).is_file())
+            || summary.get("walkforward").is_some_and(|w| !w.is_null());
+        let walkforward = if has_wf {
+            missing_files(dir, &WALKFORWARD_FILES)?;
+            Some(read_walkforward(dir, &summary)?)
+        } else {
+            None
         };
-        let bars_per_year = number("/data/bars_per_year")?;
-        let n_trials = number("/walkforward/config/n_trials")?;
-        let trials_sharpe_std = number("/walkforward/config/trials_sharpe_std")?;
-        let min_edge = number("/walkforward/config/sizing/min_edge")?;
-
-        let folds = read_folds(&dir.join("folds.parquet"))?;
-        let (oos, data_sha256) = read_oos(&dir.join("oos_returns.parquet"))?;
-        let predictions = read_predictions(&dir.join("predictions.parquet"), min_edge)?;
         let stress = match summary.pointer("/stress/skipped") {
             Some(serde_json::Value::String(why)) => StressReport::Skipped(why.clone()),
             _ => read_stress(&dir.join("stress_summary.parquet"))?,
@@ -148,22 +143,65 @@ impl RunReports {
         };
         Ok(Self {
             dir: dir.to_path_buf(),
-            folds,
-            oos,
-            data_sha256,
-            predictions,
+            walkforward,
             stress,
             critical_alerts,
-            bars_per_year,
-            n_trials: n_trials.max(0.0) as usize,
-            trials_sharpe_std,
-            min_edge,
             summary,
         })
     }
 }
 
-/// Checks that `dir` is a folder holding every file a chloe output folder has.
+fn read_walkforward(dir: &Path, summary: &serde_json::Value) -> anyhow::Result<WalkforwardReports> {
+    let spath = dir.join("summary.json");
+    let number = |pointer: &str| -> Result<f64, DataError> {
+        summary
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| DataError::Invalid {
+                path: spath.display().to_string(),
+                problems: format!(
+                    "missing number \"{}\" (not a chloe walk-forward summary?)",
+                    pointer.trim_start_matches('/').replace('/', ".")
+                ),
+            })
+    };
+    let bars_per_year = number("/data/bars_per_year")?;
+    let n_trials = number("/walkforward/config/n_trials")?;
+    let trials_sharpe_std = number("/walkforward/config/trials_sharpe_std")?;
+    let min_edge = number("/walkforward/config/sizing/min_edge")?;
+    let folds = read_folds(&dir.join("folds.parquet"))?;
+    let (oos, data_sha256) = read_oos(&dir.join("oos_returns.parquet"))?;
+    let predictions = read_predictions(&dir.join("predictions.parquet"), min_edge)?;
+    Ok(WalkforwardReports {
+        folds,
+        oos,
+        data_sha256,
+        predictions,
+        bars_per_year,
+        n_trials: n_trials.max(0.0) as usize,
+        trials_sharpe_std,
+        min_edge,
+    })
+}
+
+/// An error naming the files of `names` that `dir` lacks, if any.
+fn missing_files(dir: &Path, names: &[&str]) -> Result<(), UsageError> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "{} is not a complete chloe output folder: {} missing (run `chloe run` first)",
+        dir.display(),
+        missing.join(", ")
+    )))
+}
+
+/// Checks that `dir` is a chloe output folder: a folder with a `summary.json`.
 pub fn check_folder(dir: &Path) -> Result<(), UsageError> {
     if !dir.is_dir() {
         return Err(UsageError(format!(
@@ -171,20 +209,13 @@ pub fn check_folder(dir: &Path) -> Result<(), UsageError> {
             dir.display()
         )));
     }
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|f| !dir.join(f).is_file())
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(UsageError(format!(
-            "{} is not a chloe output folder: {} missing (run `chloe run` or `chloe walkforward` first)",
-            dir.display(),
-            missing.join(", ")
-        )))
+    if !dir.join("summary.json").is_file() {
+        return Err(UsageError(format!(
+            "{} is not a chloe output folder: summary.json missing (run `chloe run` first)",
+            dir.display()
+        )));
     }
+    Ok(())
 }
 
 /// Parses `summary.json` of an output folder.

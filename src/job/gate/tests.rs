@@ -43,6 +43,8 @@ struct Fixture {
     stress_skipped: Option<String>,
     alerts: Option<Vec<&'static str>>,
     gate_spec: Option<serde_json::Value>,
+    /// False for a stress-only run: no walk-forward files, `walkforward: null`.
+    walkforward: bool,
 }
 
 impl Default for Fixture {
@@ -72,6 +74,7 @@ impl Default for Fixture {
             stress_skipped: None,
             alerts: None,
             gate_spec: None,
+            walkforward: true,
         }
     }
 }
@@ -98,8 +101,7 @@ fn write(path: &Path, fields: Vec<Field>, cols: Vec<ArrayRef>, meta: Option<Vec<
 }
 
 impl Fixture {
-    fn write(&self, dir: &Path) {
-        std::fs::create_dir_all(dir).unwrap();
+    fn write_walkforward(&self, dir: &Path) {
         let n = self.folds.len() as i64;
         let win = |k: i64| (0..n).map(|i| (i * 100 + k) * DAY).collect::<Vec<_>>();
         write(
@@ -175,6 +177,13 @@ impl Fixture {
             ],
             None,
         );
+    }
+
+    fn write(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        if self.walkforward {
+            self.write_walkforward(dir);
+        }
         if let Some(rows) = &self.stress {
             write(
                 &dir.join("stress_summary.parquet"),
@@ -210,6 +219,9 @@ impl Fixture {
                 "sizing": { "min_edge": self.min_edge },
             }},
         });
+        if !self.walkforward {
+            summary["walkforward"] = serde_json::Value::Null;
+        }
         if let Some(why) = &self.stress_skipped {
             summary["stress"] = serde_json::json!({ "skipped": why });
         }
@@ -564,7 +576,8 @@ fn bad_folders_are_bad_input_naming_what_is_missing() {
     assert_eq!(exit_code(&err), Exit::BadInput);
     let msg = format!("{err:#}");
     assert!(
-        msg.contains("not a chloe output folder") && msg.contains("predictions.parquet"),
+        msg.contains("not a complete chloe output folder")
+            && msg.contains("predictions.parquet missing"),
         "{msg}"
     );
 
@@ -658,4 +671,33 @@ fn gate_command_rewrites_only_the_gate_files() {
     assert_eq!(json["verdict"], "fail");
     assert_eq!(json["checks"][0]["name"], "min_avg_sharpe");
     assert_eq!(json["checks"][0]["limit"], 100.0);
+}
+
+#[test]
+fn a_stress_only_run_skips_the_walkforward_thresholds() {
+    let stress_only = Fixture {
+        walkforward: false,
+        stress: Some(vec![("crash", Some(0.2), Some(0.3), Some(0.4))]),
+        ..Default::default()
+    };
+    let o = run(
+        &stress_only,
+        "min_avg_sharpe = 1\nmax_drawdown = 0.1\nmax_stress_var_99 = 0.1",
+    );
+    assert_eq!(o.checks.len(), 3);
+    assert_eq!(o.counts.skipped, 2);
+    assert!(o.checks[0].why.contains("no walk-forward reports"));
+    let var = only(&o, "max_stress_var_99");
+    assert!(var.status == Status::Failed && close(var.value, 0.2));
+    // Nothing to compare against a baseline.
+    let (a, b) = pair(&stress_only, &Fixture::default());
+    let err = evaluate(a.path(), &spec(RELATIVE), Some(b.path()), true).unwrap_err();
+    assert_eq!(exit_code(&err), Exit::BadInput);
+    assert!(format!("{err:#}").contains("no walk-forward reports"));
+    // A folder whose summary says the walk-forward ran must have its files.
+    let dir = tempfile::tempdir().unwrap();
+    Fixture::default().write(dir.path());
+    std::fs::remove_file(dir.path().join("folds.parquet")).unwrap();
+    let err = evaluate(dir.path(), &GateSpec::default(), None, false).unwrap_err();
+    assert!(format!("{err:#}").contains("folds.parquet missing"));
 }
