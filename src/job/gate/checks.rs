@@ -116,16 +116,16 @@ fn skipped(t: Threshold, limit: f64, why: impl Into<String>) -> Check {
 fn walkforward_check(
     t: Threshold,
     limit: f64,
-    run: &WalkforwardReports,
+    wf: &WalkforwardReports,
     s: &Stats,
     cmp: Option<&BaselineComparison>,
 ) -> Vec<Check> {
     use Threshold as T;
     let key = t.key();
     let n = s.returns.len();
-    let nf = run.folds.len();
+    let nf = wf.folds.len();
     let one = |m: Measure| vec![judged(t, key, limit, m)];
-    let bpy = run.bars_per_year;
+    let bpy = wf.bars_per_year;
     match t {
         T::MinAvgSharpe => one(measure(
             metrics::mean(&s.with_sharpe),
@@ -141,7 +141,7 @@ fn walkforward_check(
             "fewer than 2 out-of-sample bars",
         )),
         T::MaxDrawdown => {
-            let worst = run
+            let worst = wf
                 .folds
                 .iter()
                 .filter_map(|f| f.max_drawdown.map(|d| (f.fold, d)))
@@ -182,38 +182,38 @@ fn walkforward_check(
         T::MinDsr => one(measure(
             metrics::dsr(
                 &s.returns,
-                run.n_trials,
-                metrics::annual_to_per_bar(run.trials_sharpe_std, bpy),
+                wf.n_trials,
+                metrics::annual_to_per_bar(wf.trials_sharpe_std, bpy),
             ),
             format!(
                 "deflated Sharpe ratio of {n} stitched bars (n_trials {}, trials_sharpe_std {})",
-                run.n_trials,
-                fmt_value(run.trials_sharpe_std)
+                wf.n_trials,
+                fmt_value(wf.trials_sharpe_std)
             ),
             "needs at least 4 bars, n_trials >= 1 and a positive variance term",
         )),
         T::MinEdgePrecision => {
-            let p = run.predictions;
+            let p = wf.predictions;
             one(measure(
-                precision(run),
+                precision(wf),
                 format!(
                     "edge precision: {} true of {} labelled predictions with p >= {}",
                     p.hits,
                     p.calls,
-                    fmt_value(run.min_edge)
+                    fmt_value(wf.min_edge)
                 ),
                 "no labelled prediction reached min_edge",
             ))
         }
         T::MinPrecisionLift => {
-            let p = run.predictions;
+            let p = wf.predictions;
             let base = (p.labelled > 0).then(|| p.positives as f64 / p.labelled as f64);
-            let lift = precision(run).zip(base).map(|(x, b)| x - b);
+            let lift = precision(wf).zip(base).map(|(x, b)| x - b);
             one(measure(
                 lift,
                 format!(
                     "edge precision {} minus base rate {} ({} true of {} labelled predictions)",
-                    precision(run).map_or("null".into(), fmt_value),
+                    precision(wf).map_or("null".into(), fmt_value),
                     base.map_or("null".into(), fmt_value),
                     p.positives,
                     p.labelled
