@@ -47,10 +47,10 @@ struct Stats {
 }
 
 impl Stats {
-    fn of(run: &WalkforwardReports) -> Self {
+    fn of(wf: &WalkforwardReports) -> Self {
         Self {
-            returns: run.oos.iter().map(|&(_, r)| r).collect(),
-            with_sharpe: run.folds.iter().filter_map(|f| f.sharpe).collect(),
+            returns: wf.oos.iter().map(|&(_, r)| r).collect(),
+            with_sharpe: wf.folds.iter().filter_map(|f| f.sharpe).collect(),
         }
     }
 }
