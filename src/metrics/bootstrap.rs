@@ -76,45 +76,8 @@ pub fn sharpe_ci(r: &[f64], bars_per_year: f64, cfg: &BootstrapConfig) -> Option
     Some((quantile(&stats, alpha), quantile(&stats, 1.0 - alpha)))
 }
 
-/// The index walk of the stationary bootstrap for series of length `n`.
-///
-/// Resample `b` is a pure function of `(seed, b)`, so two series resampled with
-/// the same walk get the same indices (a paired bootstrap).
-pub(super) struct Stationary {
-    key: u64,
-    n: usize,
-    p: f64,
-}
-
-impl Stationary {
-    /// Walk with the config's mean block length (default `n^(1/3)`) and seed.
-    pub(super) fn new(n: usize, cfg: &BootstrapConfig) -> Self {
-        let block = cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
-        Self {
-            key: splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273), // "chloe_bs"
-            n,
-            p: 1.0 / block,
-        }
-    }
-
-    /// Fills `out` (length `n`) with the indices of resample `b`.
-    pub(super) fn indices(&self, b: u64, out: &mut [usize]) {
-        let n = self.n;
-        let mut rng = Counter::new(self.key, b);
-        let mut i = rng.index(n);
-        for slot in out.iter_mut() {
-            *slot = i;
-            i = if rng.unit() < self.p {
-                rng.index(n)
-            } else {
-                (i + 1) % n
-            };
-        }
-    }
-}
-
 /// Linear-interpolation quantile of sorted data (numpy `method="linear"`).
-pub(super) fn quantile(sorted: &[f64], q: f64) -> f64 {
+fn quantile(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
@@ -161,6 +124,49 @@ impl Counter {
     }
 }
 
+/// The index walk of the stationary bootstrap for series of length `n`.
+///
+/// Resample `b` is a pure function of `(seed, b)`, so two series resampled with
+/// the same walk get the same indices (a paired bootstrap).
+pub(super) struct Stationary {
+    key: u64,
+    n: usize,
+    p: f64,
+}
+
+impl Stationary {
+    /// Walk with the config's mean block length (default `n^(1/3)`) and seed.
+    pub(super) fn new(n: usize, cfg: &BootstrapConfig) -> Self {
+        let block = cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
+        Self {
+            key: splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273), // "chloe_bs"
+            n,
+            p: 1.0 / block,
+        }
+    }
+
+    /// Fills `out` (length `n`) with the indices of resample `b`.
+    pub(super) fn indices(&self, b: u64, out: &mut [usize]) {
+        let n = self.n;
+        let mut rng = Counter::new(self.key, b);
+        let mut i = rng.index(n);
+        for slot in out.iter_mut() {
+            *slot = i;
+            i = if rng.unit() < self.p {
+                rng.index(n)
+            } else {
+                (i + 1) % n
+            };
+        }
+    }
+}
+
+/// Percentile interval `(lo, hi)` at two-sided `level` of sorted resampled statistics.
+pub(super) fn percentile_interval(sorted: &[f64], level: f64) -> (f64, f64) {
+    let alpha = (1.0 - level) / 2.0;
+    (quantile(sorted, alpha), quantile(sorted, 1.0 - alpha))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,31 +194,6 @@ mod tests {
         assert_ne!(a, c);
     }
 
-    #[test]
-    fn thread_count_does_not_matter() {
-        let r = series(300);
-        let cfg = BootstrapConfig::default();
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let a = one.install(|| sharpe_ci(&r, 252.0, &cfg));
-        assert_eq!(a, sharpe_ci(&r, 252.0, &cfg));
-    }
-
-    #[test]
-    fn too_short_or_bad_input_is_none() {
-        let cfg = BootstrapConfig::default();
-        assert_eq!(sharpe_ci(&series(9), 252.0, &cfg), None);
-        let mut r = series(50);
-        r[3] = f64::NAN;
-        assert_eq!(sharpe_ci(&r, 252.0, &cfg), None);
-        assert_eq!(
-            sharpe_ci(&series(50), 252.0, &BootstrapConfig { level: 1.0, ..cfg }),
-            None
-        );
-    }
-
     /// The interval as computed before the index walk was shared with the paired
     /// bootstrap: the walk must draw the same numbers in the same order.
     fn sharpe_ci_reference(r: &[f64], cfg: &BootstrapConfig) -> (f64, f64) {
@@ -236,8 +217,7 @@ mod tests {
             })
             .collect();
         stats.sort_by(f64::total_cmp);
-        let alpha = (1.0 - cfg.level) / 2.0;
-        (quantile(&stats, alpha), quantile(&stats, 1.0 - alpha))
+        percentile_interval(&stats, cfg.level)
     }
 
     #[test]
@@ -255,6 +235,31 @@ mod tests {
                 Some(sharpe_ci_reference(&r, &cfg))
             );
         }
+    }
+
+    #[test]
+    fn thread_count_does_not_matter() {
+        let r = series(300);
+        let cfg = BootstrapConfig::default();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let a = one.install(|| sharpe_ci(&r, 252.0, &cfg));
+        assert_eq!(a, sharpe_ci(&r, 252.0, &cfg));
+    }
+
+    #[test]
+    fn too_short_or_bad_input_is_none() {
+        let cfg = BootstrapConfig::default();
+        assert_eq!(sharpe_ci(&series(9), 252.0, &cfg), None);
+        let mut r = series(50);
+        r[3] = f64::NAN;
+        assert_eq!(sharpe_ci(&r, 252.0, &cfg), None);
+        assert_eq!(
+            sharpe_ci(&series(50), 252.0, &BootstrapConfig { level: 1.0, ..cfg }),
+            None
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::{
-    bootstrap::{BootstrapConfig, MIN_BOOTSTRAP_BARS, Stationary, quantile},
+    bootstrap::{BootstrapConfig, MIN_BOOTSTRAP_BARS, Stationary, percentile_interval},
     sharpe::sharpe,
 };
 
@@ -72,10 +72,9 @@ pub fn paired_sharpe_diff(
         })
         .sum();
     diffs.sort_by(f64::total_cmp);
-    let alpha = (1.0 - cfg.level) / 2.0;
     Some(PairedSharpe {
         difference,
-        ci: (quantile(&diffs, alpha), quantile(&diffs, 1.0 - alpha)),
+        ci: percentile_interval(&diffs, cfg.level),
         prob_better: wins / diffs.len() as f64,
     })
 }
