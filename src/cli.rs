@@ -53,6 +53,8 @@ pub enum Command {
     Stress(StressArgs),
     /// List compute adapters and the one `--backend auto` would pick.
     Devices(DevicesArgs),
+    /// Judge an existing output folder against the release gate (exit 0 pass, 1 fail).
+    Gate(Box<GateArgs>),
 }
 
 /// `chloe data ...`
@@ -102,6 +104,12 @@ pub struct RunArgs {
     /// Stress settings.
     #[command(flatten)]
     pub stress: StressOverrides,
+    /// Release gate thresholds (override the job file's `[gate]`).
+    #[command(flatten)]
+    pub gate: GateFlags,
+    /// The model in production to compare with.
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// `chloe devices`
@@ -130,4 +138,123 @@ pub struct StressArgs {
     /// Stress settings.
     #[command(flatten)]
     pub stress: StressOverrides,
+}
+
+/// `chloe gate`
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Output folder of a finished run.
+    pub dir: PathBuf,
+    /// Job file whose `[gate]` section gives the thresholds (default: `gate.spec` of
+    /// the folder's summary.json, when the run wrote one).
+    #[arg(long)]
+    pub job: Option<PathBuf>,
+    /// Gate thresholds (override the job file's).
+    #[command(flatten)]
+    pub thresholds: GateFlags,
+    /// Baseline comparison.
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+}
+
+impl GateArgs {
+    /// The request the gate command runs.
+    pub fn request(&self) -> crate::job::gate::GateRequest {
+        crate::job::gate::GateRequest {
+            dir: self.dir.clone(),
+            job: self.job.clone(),
+            baseline: self.baseline.baseline.clone(),
+            allow_different_data: self.baseline.allow_different_data,
+            overrides: (&self.thresholds).into(),
+        }
+    }
+}
+
+/// `--baseline` and its safety switch, shared by `chloe gate` and `chloe run`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Baseline comparison")]
+pub struct BaselineArgs {
+    /// A previous run's output folder to compare against (enables the baseline thresholds).
+    #[arg(long, value_name = "OUT_DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Compare with a baseline whose data hash or fold plan differs.
+    #[arg(long, requires = "baseline")]
+    pub allow_different_data: bool,
+}
+
+/// Gate threshold flags; each replaces the job file's `[gate]` value.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Gate thresholds")]
+pub struct GateFlags {
+    /// Lowest mean fold Sharpe ratio.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_avg_sharpe: Option<f64>,
+    /// Lowest stitched out-of-sample Sharpe ratio.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_stitched_sharpe: Option<f64>,
+    /// Highest max drawdown, worst fold and stitched replay (fraction).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_drawdown: Option<f64>,
+    /// Lowest probabilistic Sharpe ratio.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_psr: Option<f64>,
+    /// Lowest deflated Sharpe ratio.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_dsr: Option<f64>,
+    /// Lowest edge precision (fraction).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_edge_precision: Option<f64>,
+    /// Lowest edge precision minus base rate.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_precision_lift: Option<f64>,
+    /// Lowest share of folds with a positive Sharpe ratio.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_consistency: Option<f64>,
+    /// Highest stress drawdown-breach probability, worst scenario.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_stress_breach_probability: Option<f64>,
+    /// Highest stress 99% VaR, worst scenario (loss fraction).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_stress_var_99: Option<f64>,
+    /// Highest stress 99% CVaR, worst scenario (loss fraction).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_stress_cvar_99: Option<f64>,
+    /// Most CRITICAL monitor alerts.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_critical_alerts: Option<f64>,
+    /// Largest Sharpe drop against --baseline.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_sharpe_drop: Option<f64>,
+    /// Largest max-drawdown increase against --baseline.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_drawdown_increase: Option<f64>,
+    /// Largest edge-precision drop against --baseline.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub max_precision_drop: Option<f64>,
+    /// Lowest share of paired bootstrap resamples where the candidate beats --baseline.
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub min_prob_better: Option<f64>,
+}
+
+impl From<&GateFlags> for crate::config::gate::GateOverrides {
+    fn from(f: &GateFlags) -> Self {
+        Self {
+            min_avg_sharpe: f.min_avg_sharpe,
+            min_stitched_sharpe: f.min_stitched_sharpe,
+            max_drawdown: f.max_drawdown,
+            min_psr: f.min_psr,
+            min_dsr: f.min_dsr,
+            min_edge_precision: f.min_edge_precision,
+            min_precision_lift: f.min_precision_lift,
+            min_consistency: f.min_consistency,
+            max_stress_breach_probability: f.max_stress_breach_probability,
+            max_stress_var_99: f.max_stress_var_99,
+            max_stress_cvar_99: f.max_stress_cvar_99,
+            max_critical_alerts: f.max_critical_alerts,
+            max_sharpe_drop: f.max_sharpe_drop,
+            max_drawdown_increase: f.max_drawdown_increase,
+            max_precision_drop: f.max_precision_drop,
+            min_prob_better: f.min_prob_better,
+        }
+    }
 }

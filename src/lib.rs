@@ -41,20 +41,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             .context("starting the worker thread pool")?;
     }
     match cli.command {
+        Command::Gate(args) => job::gate::command(&args.request()),
         Command::Data(d) => match *d {
             DataCommand::Check(args) => data::commands::check(&args),
             DataCommand::Import(args) => data::commands::import(&args),
             DataCommand::Synth(args) => data::commands::synth(&args),
         },
         Command::Run(args) => job::command(
-            &job_options(&args.job, Some(&args.stress)),
+            &job_options(
+                &args.job,
+                Some(&args.stress),
+                Some((&args.gate, &args.baseline)),
+            ),
             job::Stages::All,
         ),
-        Command::Walkforward(args) => {
-            job::command(&job_options(&args.job, None), job::Stages::Walkforward)
-        }
+        Command::Walkforward(args) => job::command(
+            &job_options(&args.job, None, None),
+            job::Stages::Walkforward,
+        ),
         Command::Stress(args) => job::command(
-            &job_options(&args.job, Some(&args.stress)),
+            &job_options(&args.job, Some(&args.stress), None),
             job::Stages::Stress,
         ),
         Command::Devices(a) => stress::devices_command(a.check),
@@ -62,7 +68,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 /// The runner's options from the job commands' flags.
-fn job_options(j: &cli::JobArgs, s: Option<&cli::StressOverrides>) -> job::Options {
+fn job_options(
+    j: &cli::JobArgs,
+    s: Option<&cli::StressOverrides>,
+    g: Option<(&cli::GateFlags, &cli::BaselineArgs)>,
+) -> job::Options {
     job::Options {
         job: j.job.clone(),
         out: j.out.clone(),
@@ -70,7 +80,10 @@ fn job_options(j: &cli::JobArgs, s: Option<&cli::StressOverrides>) -> job::Optio
             seed: j.seed,
             paths: s.and_then(|s| s.paths),
             horizon: s.and_then(|s| s.horizon),
+            gate: g.map(|(f, _)| f.into()).unwrap_or_default(),
         },
         backend: s.map_or(stress::BackendChoice::Auto, |s| s.backend),
+        baseline: g.and_then(|(_, b)| b.baseline.clone()),
+        allow_different_data: g.is_some_and(|(_, b)| b.allow_different_data),
     }
 }

@@ -5,6 +5,7 @@
 
 mod data;
 pub mod features;
+pub mod gate;
 pub mod stress;
 pub mod time;
 pub mod walkforward;
@@ -31,6 +32,8 @@ pub struct RawJob {
     pub walkforward: Option<walkforward::RawWalkforward>,
     /// `[sizing]` section.
     pub sizing: Option<walkforward::RawSizing>,
+    /// `[gate]` section.
+    pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
     pub stress: Option<stress::RawStress>,
 }
@@ -67,6 +70,8 @@ pub struct JobSpec {
     pub walkforward: walkforward::WalkforwardSpec,
     /// Position sizing for the out-of-sample replay.
     pub sizing: walkforward::SizingSpec,
+    /// Release-gate thresholds, when the job has a `[gate]` section.
+    pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
     pub stress: Option<stress::StressSpec>,
     /// Whether the job file has a `[walkforward]` section (`chloe run` runs
@@ -76,7 +81,7 @@ pub struct JobSpec {
 
 /// Command-line values that replace job-file values before validation, so
 /// they pass the same checks as the file's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     /// `--seed`: replaces `job.seed`.
     pub seed: Option<u64>,
@@ -84,6 +89,8 @@ pub struct Overrides {
     pub paths: Option<u64>,
     /// `--horizon`: replaces `stress.horizon`.
     pub horizon: Option<u32>,
+    /// `--min-*` / `--max-*` gate flags: replace `[gate]` thresholds.
+    pub gate: gate::GateOverrides,
 }
 
 impl Overrides {
@@ -107,6 +114,9 @@ impl Overrides {
         if let Some(s) = raw.stress.as_mut() {
             s.paths = self.paths.or(s.paths);
             s.horizon = self.horizon.or(s.horizon);
+        }
+        if !self.gate.is_empty() {
+            raw.gate.get_or_insert_default().apply(&self.gate);
         }
         Ok(())
     }
@@ -172,6 +182,7 @@ impl RawJob {
         if self.job.name.trim().is_empty() {
             return Err(ConfigError::invalid("job.name", "must not be empty"));
         }
+        let gate = self.gate.map(gate::RawGate::validate).transpose()?;
         let output = resolve(
             base,
             self.job
@@ -186,6 +197,7 @@ impl RawJob {
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         Ok(JobSpec {
+            gate,
             name: self.job.name,
             seed: self.job.seed,
             output,
@@ -230,6 +242,7 @@ mod tests {
             seed: Some(9),
             paths: Some(7),
             horizon: Some(3),
+            ..Overrides::default()
         })
         .unwrap();
         let s = j.stress.unwrap();

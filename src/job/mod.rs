@@ -11,6 +11,7 @@
 //! previous output folder or none. `chloe run` runs every stage the job has;
 //! `chloe walkforward` and `chloe stress` run one.
 
+pub mod gate;
 mod notes;
 pub mod provenance;
 mod stress_stage;
@@ -59,6 +60,10 @@ pub struct Options {
     pub overrides: Overrides,
     /// Stress compute backend.
     pub backend: BackendChoice,
+    /// A previous run's output folder for the gate's baseline thresholds.
+    pub baseline: Option<PathBuf>,
+    /// Gate against a baseline whose data hash or fold plan differs.
+    pub allow_different_data: bool,
 }
 
 /// A validated job with its file's bytes hashed.
@@ -108,6 +113,9 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     let spec = &job.spec;
     let out = opts.out.clone().unwrap_or_else(|| spec.output.clone());
     check_out_folder(&out)?;
+    if let Some(b) = &opts.baseline {
+        gate::check_folder(b)?;
+    }
     let stress_spec = match stages {
         Stages::Walkforward => None,
         Stages::All => spec.stress.clone(),
@@ -270,11 +278,18 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     });
     report::write_summary(&stage, &summary)?;
 
-    // GATE: the lead wires the release gate in here. `job::gate::evaluate(stage.dir(),
-    // &spec.gate, baseline, ...)` reads the staged reports, writes gate.json and
-    // gate.xml into `stage`, and its verdict (Exit::Ok or Exit::GateFailed) is the
-    // exit code. Until then every completed run exits 0.
-    let exit = Exit::Ok;
+    // The release gate reads the staged reports (the same files `chloe gate`
+    // reads later), so both give one verdict; its files go into the same folder.
+    let gate_spec = spec.gate.clone().unwrap_or_default();
+    let outcome = gate::evaluate(
+        stage.dir(),
+        &gate_spec,
+        opts.baseline.as_deref(),
+        opts.allow_different_data,
+    )?;
+    gate::write_gate_files(stage.dir(), &outcome)?;
+    gate::print(&outcome);
+    let exit = outcome.exit();
 
     stage.commit()?;
     Ok(RunOutput { out, summary, exit })

@@ -305,6 +305,10 @@ pub fn build(p: Parts<'_>) -> Summary {
             .and_then(|(w, l)| deployment_book(&l.panel, w)),
         stress: p.stress.map(stress_summary),
         success_metrics: success_metrics(&p, wf.as_ref()),
+        gate: spec
+            .gate
+            .clone()
+            .map(|spec| crate::report::summary::GateSection { spec }),
         walkforward: wf,
         notes: p.notes.clone(),
         run: RunInfo {

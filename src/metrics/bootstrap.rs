@@ -58,23 +58,15 @@ pub fn sharpe_ci(r: &[f64], bars_per_year: f64, cfg: &BootstrapConfig) -> Option
     {
         return None;
     }
-    let block = cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
-    let p = 1.0 / block;
-    let key = splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273); // "chloe_bs"
+    let walk = Stationary::new(n, cfg);
     let mut stats: Vec<f64> = (0..cfg.resamples as u64)
         .into_par_iter()
         .map_init(
-            || vec![0.0; n],
-            |buf, b| {
-                let mut rng = Counter::new(key, b);
-                let mut i = rng.index(n);
-                for slot in buf.iter_mut() {
+            || (vec![0; n], vec![0.0; n]),
+            |(idx, buf), b| {
+                walk.indices(b, idx);
+                for (slot, &i) in buf.iter_mut().zip(idx.iter()) {
                     *slot = r[i];
-                    i = if rng.unit() < p {
-                        rng.index(n)
-                    } else {
-                        (i + 1) % n
-                    };
                 }
                 sharpe(buf, bars_per_year).unwrap_or(0.0)
             },
@@ -118,6 +110,52 @@ impl Counter {
     }
 }
 
+/// The index walk of the stationary bootstrap for series of length `n`.
+///
+/// Resample `b` is a pure function of `(seed, b)`, so two series resampled with
+/// the same walk get the same indices (a paired bootstrap).
+pub(super) struct Stationary {
+    key: u64,
+    n: usize,
+    p: f64,
+}
+
+impl Stationary {
+    /// Walk with the config's mean block length (default `n^(1/3)`) and seed.
+    pub(super) fn new(n: usize, cfg: &BootstrapConfig) -> Self {
+        let block = cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
+        Self {
+            key: splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273), // "chloe_bs"
+            n,
+            p: 1.0 / block,
+        }
+    }
+
+    /// Fills `out` (length `n`) with the indices of resample `b`.
+    pub(super) fn indices(&self, b: u64, out: &mut [usize]) {
+        let n = self.n;
+        let mut rng = Counter::new(self.key, b);
+        let mut i = rng.index(n);
+        for slot in out.iter_mut() {
+            *slot = i;
+            i = if rng.unit() < self.p {
+                rng.index(n)
+            } else {
+                (i + 1) % n
+            };
+        }
+    }
+}
+
+/// Percentile interval `(lo, hi)` at two-sided `level` of sorted resampled statistics.
+pub(super) fn percentile_interval(sorted: &[f64], level: f64) -> (f64, f64) {
+    let alpha = (1.0 - level) / 2.0;
+    (
+        quantile_sorted(sorted, alpha),
+        quantile_sorted(sorted, 1.0 - alpha),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +181,49 @@ mod tests {
         assert!(a.0 < s && s < a.1, "{a:?} vs {s}");
         let c = sharpe_ci(&r, 252.0, &BootstrapConfig { seed: 8, ..cfg }).unwrap();
         assert_ne!(a, c);
+    }
+
+    /// The interval as computed before the index walk was shared with the paired
+    /// bootstrap: the walk must draw the same numbers in the same order.
+    fn sharpe_ci_reference(r: &[f64], cfg: &BootstrapConfig) -> (f64, f64) {
+        let n = r.len();
+        let p = 1.0 / cfg.mean_block.unwrap_or((n as f64).cbrt()).max(1.0);
+        let key = splitmix64(cfg.seed ^ 0x6368_6c6f_655f_6273);
+        let mut stats: Vec<f64> = (0..cfg.resamples as u64)
+            .map(|b| {
+                let mut rng = Counter::new(key, b);
+                let mut i = rng.index(n);
+                let mut buf = vec![0.0; n];
+                for slot in buf.iter_mut() {
+                    *slot = r[i];
+                    i = if rng.unit() < p {
+                        rng.index(n)
+                    } else {
+                        (i + 1) % n
+                    };
+                }
+                sharpe(&buf, 252.0).unwrap_or(0.0)
+            })
+            .collect();
+        stats.sort_by(f64::total_cmp);
+        percentile_interval(&stats, cfg.level)
+    }
+
+    #[test]
+    fn shared_walk_gives_the_same_interval_as_before() {
+        for (n, seed, block) in [(10, 0, None), (77, 3, None), (400, 9, Some(5.0))] {
+            let cfg = BootstrapConfig {
+                resamples: 200,
+                mean_block: block,
+                level: 0.95,
+                seed,
+            };
+            let r = series(n);
+            assert_eq!(
+                sharpe_ci(&r, 252.0, &cfg),
+                Some(sharpe_ci_reference(&r, &cfg))
+            );
+        }
     }
 
     #[test]

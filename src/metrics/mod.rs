@@ -14,6 +14,7 @@
 //! - [`psr`]`(r, sr_star)`, [`probabilistic_sharpe`]`(sr, sr_star, n, skew, kurt)`
 //! - [`dsr`]`(r, n_trials, trials_sharpe_std)`, [`deflated_sharpe`], [`expected_max_sharpe`]
 //! - [`sharpe_ci`]`(r, bars_per_year, &BootstrapConfig) -> Option<(f64, f64)>`
+//! - [`paired_sharpe_diff`]`(a, b, bars_per_year, &BootstrapConfig) -> Option<PairedSharpe>`
 //! - [`norm_cdf`], [`norm_ppf`]
 //! - [`quantile`]`(values, q)`, [`quantile_sorted`]`(sorted, q)`: type 7 (numpy's default)
 
@@ -22,6 +23,7 @@ mod drawdown;
 mod dsr;
 mod moments;
 mod normal;
+mod paired;
 mod psr;
 mod quantile;
 mod sharpe;
@@ -34,6 +36,7 @@ pub use self::{
     dsr::{EULER_GAMMA, deflated_sharpe, dsr, expected_max_sharpe},
     moments::{kurtosis, mean, skewness, std_dev},
     normal::{norm_cdf, norm_ppf},
+    paired::{PairedSharpe, paired_sharpe_diff},
     psr::{probabilistic_sharpe, psr},
     quantile::{quantile, quantile_sorted},
     sharpe::{annual_to_per_bar, sharpe, sharpe_per_bar},

@@ -10,6 +10,24 @@ fn returns() -> impl Strategy<Value = Vec<f64>> {
 
 proptest! {
     #[test]
+    fn prop_paired_sharpe_is_antisymmetric(
+        ab in prop::collection::vec((-0.05f64..0.05, -0.05f64..0.05), 10..80),
+        seed in 0u64..1000,
+    ) {
+        // Swapping the two series negates every resampled difference exactly, so
+        // the two prob_better add to one (ties count one half on both sides).
+        let (a, b): (Vec<f64>, Vec<f64>) = ab.into_iter().unzip();
+        let cfg = BootstrapConfig { resamples: 50, seed, ..Default::default() };
+        let x = paired_sharpe_diff(&a, &b, 252.0, &cfg).unwrap();
+        let y = paired_sharpe_diff(&b, &a, 252.0, &cfg).unwrap();
+        prop_assert_eq!(x.prob_better + y.prob_better, 1.0);
+        prop_assert_eq!(x.difference, -y.difference);
+        // Interpolated quantiles mirror up to rounding.
+        prop_assert!((x.ci.0 + y.ci.1).abs() <= 1e-9 * x.ci.0.abs().max(1.0));
+        prop_assert!(x.ci.0 <= x.ci.1);
+    }
+
+    #[test]
     fn prop_sharpe_scale_invariant(r in returns(), k in 0.01f64..100.0) {
         let scaled: Vec<f64> = r.iter().map(|x| x * k).collect();
         let a = sharpe(&r, 252.0).unwrap();

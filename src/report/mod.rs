@@ -7,6 +7,7 @@
 //! contract in DESIGN.md) and [`summary`] (summary.json as typed structs).
 //! Writers read results; they never call models or backends.
 
+pub mod gate;
 pub mod parquet;
 pub mod stress;
 pub mod summary;

@@ -38,8 +38,18 @@ pub struct Summary {
     pub notes: Vec<Note>,
     /// The seed plan's targets beside the measured values.
     pub success_metrics: SuccessMetrics,
+    /// The release gate's thresholds as the run applied them (`chloe gate`
+    /// reuses them); the verdict is in gate.json.
+    pub gate: Option<GateSection>,
     /// What differs between runs of the same job.
     pub run: RunInfo,
+}
+
+/// The gate settings of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateSection {
+    /// The validated `[gate]` thresholds, command-line flags applied.
+    pub spec: crate::config::gate::GateSpec,
 }
 
 /// Versions of what produced the reports.

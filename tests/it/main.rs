@@ -1,6 +1,7 @@
 //! Integration tests: the built binary on files the tests write themselves.
 
 mod data;
+mod gate;
 mod metrics;
 mod run;
 mod stress;

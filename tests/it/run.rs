@@ -90,7 +90,7 @@ fn whole_job_writes_every_report_with_provenance() {
     let mut expected: Vec<String> = WALKFORWARD_REPORTS
         .iter()
         .chain(&STRESS_REPORTS)
-        .chain(&["summary.json"])
+        .chain(&["summary.json", "gate.json", "gate.xml"])
         .map(|s| s.to_string())
         .collect();
     expected.sort();
@@ -402,4 +402,71 @@ fn bad_input_is_exit_2_naming_it() {
         std::fs::read_to_string(d.path().join("mine/notes.txt")).unwrap(),
         "keep"
     );
+}
+
+#[test]
+fn run_gates_its_reports_and_chloe_gate_agrees() {
+    let d = tempdir();
+    let job = small_job(d.path(), 64);
+    let run = |out: &str, flags: &[&str]| {
+        let mut args = vec!["run", job.as_str(), "--out", out, "--backend", "cpu"];
+        args.extend_from_slice(flags);
+        chloe(d.path(), &args)
+    };
+    // Loose thresholds pass: exit 0, every check passed or skipped.
+    let r = run(
+        "pass",
+        &["--min-avg-sharpe", "-100", "--max-drawdown", "1.0"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let g = json(&d.path().join("pass/gate.json"));
+    assert_eq!(g["verdict"], "pass", "{g}");
+    let s = json(&d.path().join("pass/summary.json"));
+    assert_eq!(s["gate"]["spec"]["min_avg_sharpe"], -100.0, "{s}");
+    // Strict ones fail: exit 1, the reports are still written, and gate.xml
+    // names the failed thresholds with value and limit.
+    let r = run(
+        "fail",
+        &["--min-avg-sharpe", "100", "--min-edge-precision", "0.999"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(d.path().join("fail/folds.parquet").exists());
+    let xml = std::fs::read_to_string(d.path().join("fail/gate.xml")).unwrap();
+    for name in ["min_avg_sharpe", "min_edge_precision"] {
+        let at = xml.find(&format!("name=\"{name}\"")).expect(name);
+        assert!(
+            xml[at..]
+                .split("</testcase>")
+                .next()
+                .unwrap()
+                .contains("<failure"),
+            "{xml}"
+        );
+    }
+    // `chloe gate` re-evaluates a finished folder with the thresholds the run
+    // used (from summary.json) and reaches the same verdicts.
+    assert_eq!(chloe(d.path(), &["gate", "fail"]).code, 1);
+    assert_eq!(chloe(d.path(), &["gate", "pass"]).code, 0);
+    assert_eq!(
+        std::fs::read(d.path().join("fail/gate.xml")).unwrap(),
+        xml.as_bytes()
+    );
+    // Against itself as the production model: no Sharpe drop, prob_better 0.5.
+    let r = run(
+        "cand",
+        &[
+            "--baseline",
+            "pass",
+            "--max-sharpe-drop",
+            "0.0",
+            "--min-prob-better",
+            "0.5",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A baseline folder that is missing is bad input, before anything runs.
+    let r = run("none", &["--baseline", "no-such-folder"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no-such-folder"), "{}", r.stderr);
+    assert!(!d.path().join("none").exists());
 }
