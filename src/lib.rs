@@ -18,6 +18,7 @@ pub mod regime;
 pub mod report;
 pub mod sizing;
 pub mod splitmix;
+pub mod strategy;
 pub mod stress;
 pub mod walkforward;
 

@@ -6,6 +6,7 @@
 mod data;
 pub mod features;
 pub mod gate;
+pub mod strategy;
 pub mod stress;
 pub mod time;
 pub mod walkforward;
@@ -32,6 +33,10 @@ pub struct RawJob {
     pub walkforward: Option<walkforward::RawWalkforward>,
     /// `[sizing]` section.
     pub sizing: Option<walkforward::RawSizing>,
+    /// `[strategy]` section.
+    pub strategy: Option<strategy::RawStrategy>,
+    /// `[portfolio]` section.
+    pub portfolio: Option<strategy::RawPortfolio>,
     /// `[gate]` section.
     pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
@@ -70,6 +75,10 @@ pub struct JobSpec {
     pub walkforward: walkforward::WalkforwardSpec,
     /// Position sizing for the out-of-sample replay.
     pub sizing: walkforward::SizingSpec,
+    /// The strategy replayed, and those compared with it.
+    pub strategy: strategy::StrategySpec,
+    /// The account the replay trades.
+    pub portfolio: strategy::PortfolioSpec,
     /// Release-gate thresholds, when the job has a `[gate]` section.
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
@@ -195,6 +204,8 @@ impl RawJob {
         let has_walkforward = self.walkforward.is_some();
         let walkforward = self.walkforward.unwrap_or_default().validate()?;
         let sizing = self.sizing.unwrap_or_default().validate()?;
+        let strategy = self.strategy.unwrap_or_default().validate(base)?;
+        let portfolio = self.portfolio.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         Ok(JobSpec {
             gate,
@@ -206,6 +217,8 @@ impl RawJob {
             features,
             walkforward,
             sizing,
+            strategy,
+            portfolio,
             stress,
             has_walkforward,
         })

@@ -306,6 +306,24 @@ pub struct RawSizing {
     pub cost_bps: Option<f64>,
     /// Largest sum of weights; larger books are scaled down pro rata (default 1.0).
     pub max_gross: Option<f64>,
+    /// Largest net exposure (long minus short), fraction of equity (default 1.0).
+    pub max_net: Option<f64>,
+    /// Share of the full Kelly fraction taken (default 0.25, quarter Kelly).
+    pub kelly_fraction: Option<f64>,
+    /// Largest number of positions held (default 20).
+    pub max_positions: Option<i64>,
+    /// Annualized portfolio volatility target from the in-sample covariance; 0 is off (default 0.15).
+    pub vol_target: Option<f64>,
+    /// Running drawdown at which the brake starts scaling exposure down (default 0.10).
+    pub brake_start: Option<f64>,
+    /// Running drawdown at which exposure reaches 0 (default 0.15).
+    pub max_drawdown: Option<f64>,
+    /// Recovery of the unbraked book from its trough that re-opens a tripped brake (default 0.05).
+    pub reentry: Option<f64>,
+    /// Fewest in-sample wins and losses behind the estimated Kelly odds (default 30).
+    pub min_odds_samples: Option<i64>,
+    /// Exposure multiplier per regime name (defaults VOLATILE 0.5, STABLE 1.2, TRENDING 1.0, CRISIS 0.0).
+    pub regime_multipliers: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// Validated sizing settings.
@@ -319,7 +337,38 @@ pub struct SizingSpec {
     pub cost_bps: f64,
     /// Largest sum of weights.
     pub max_gross: f64,
+    /// Largest net exposure.
+    pub max_net: f64,
+    /// Share of the full Kelly fraction.
+    pub kelly_fraction: f64,
+    /// Largest number of positions held.
+    pub max_positions: usize,
+    /// Annualized volatility target; 0 is off.
+    pub vol_target: f64,
+    /// Drawdown where the brake starts.
+    pub brake_start: f64,
+    /// Drawdown where exposure reaches 0.
+    pub max_drawdown: f64,
+    /// Recovery that re-opens a tripped brake.
+    pub reentry: f64,
+    /// Fewest in-sample wins and losses behind the Kelly odds.
+    pub min_odds_samples: usize,
+    /// Multipliers for STABLE, VOLATILE, TRENDING, CRISIS.
+    pub regime_multipliers: [f64; 4],
 }
+
+impl SizingSpec {
+    /// The multiplier of `regime` (the order of [`crate::regime::Regime`]'s names).
+    pub fn multiplier(&self, regime_name: &str) -> f64 {
+        REGIME_NAMES
+            .iter()
+            .position(|&n| n == regime_name)
+            .map_or(1.0, |k| self.regime_multipliers[k])
+    }
+}
+
+/// Regime names in the order of [`SizingSpec::regime_multipliers`].
+pub const REGIME_NAMES: [&str; 4] = ["STABLE", "VOLATILE", "TRENDING", "CRISIS"];
 
 impl Default for SizingSpec {
     fn default() -> Self {
@@ -342,11 +391,69 @@ fn fraction(key: &str, v: Option<f64>, default: f64, lo: f64, hi: f64) -> Result
 impl RawSizing {
     /// Checks ranges and fills defaults.
     pub fn validate(self) -> Result<SizingSpec, ConfigError> {
+        let max_drawdown = fraction("max_drawdown", self.max_drawdown, 0.15, 0.0, 1.0)?;
+        if max_drawdown <= 0.0 {
+            return Err(ConfigError::invalid(
+                "sizing.max_drawdown",
+                "must be above 0 (it is the drawdown where exposure reaches 0)",
+            ));
+        }
+        let brake_start = fraction("brake_start", self.brake_start, 0.10, 0.0, 1.0)?;
+        if brake_start >= max_drawdown {
+            return Err(ConfigError::invalid(
+                "sizing.brake_start",
+                format!("must be below sizing.max_drawdown ({max_drawdown}), got {brake_start}"),
+            ));
+        }
+        let mut regime_multipliers = [1.2, 0.5, 1.0, 0.0];
+        for (name, &m) in self.regime_multipliers.iter().flatten() {
+            let key = format!("sizing.regime_multipliers.{name}");
+            let Some(k) = REGIME_NAMES.iter().position(|n| n == name) else {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("is not a regime; use one of {}", REGIME_NAMES.join(", ")),
+                ));
+            };
+            if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be between 0 and 10, got {m}"),
+                ));
+            }
+            regime_multipliers[k] = m;
+        }
         Ok(SizingSpec {
             min_edge: fraction("min_edge", self.min_edge, 0.55, 0.0, 1.0)?,
             max_position: fraction("max_position", self.max_position, 0.10, 0.0, 1.0)?,
             cost_bps: fraction("cost_bps", self.cost_bps, 5.0, 0.0, 10_000.0)?,
             max_gross: fraction("max_gross", self.max_gross, 1.0, 0.0, 10.0)?,
+            max_net: fraction("max_net", self.max_net, 1.0, 0.0, 10.0)?,
+            kelly_fraction: fraction("kelly_fraction", self.kelly_fraction, 0.25, 0.0, 1.0)?,
+            max_positions: match self.max_positions {
+                None => 20,
+                Some(n) if n >= 1 => n as usize,
+                Some(n) => {
+                    return Err(ConfigError::invalid(
+                        "sizing.max_positions",
+                        format!("must be at least 1, got {n}"),
+                    ));
+                }
+            },
+            vol_target: fraction("vol_target", self.vol_target, 0.15, 0.0, 10.0)?,
+            brake_start,
+            max_drawdown,
+            reentry: fraction("reentry", self.reentry, 0.05, 0.0, 10.0)?,
+            min_odds_samples: match self.min_odds_samples {
+                None => 30,
+                Some(n) if n >= 1 => n as usize,
+                Some(n) => {
+                    return Err(ConfigError::invalid(
+                        "sizing.min_odds_samples",
+                        format!("must be at least 1, got {n}"),
+                    ));
+                }
+            },
+            regime_multipliers,
         })
     }
 }

@@ -145,7 +145,7 @@ fn deployment_book(panel: &Panel, wf: &Walkforward) -> Option<DeploymentBook> {
     let ts = |bar: usize| format_us(panel.timestamps[bar]);
     Some(DeploymentBook {
         timestamp: ts(d.fold.test_start),
-        regime: d.regime.name().into(),
+        regime: d.regime.map_or("none", |r| r.name()).into(),
         train_start: ts(d.fold.train_start),
         train_end: ts(d.fold.train_end),
         fit_end: ts(d.fold.fit_end),

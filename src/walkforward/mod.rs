@@ -10,6 +10,7 @@
 
 pub mod fold;
 pub mod plan;
+pub mod replay;
 
 use ndarray::{Array2, ArrayView3};
 use rayon::prelude::*;
@@ -17,13 +18,22 @@ use rayon::prelude::*;
 pub use self::{
     fold::{Deployment, FoldMetrics, FoldResult, Prediction},
     plan::Fold,
+    replay::{Replay, Trade, TradeReason},
 };
 use crate::{
-    config::walkforward::{SizingSpec, WalkforwardSpec},
+    config::{
+        strategy::{PortfolioSpec, StrategyKind, StrategySpec},
+        walkforward::{SizingSpec, WalkforwardSpec},
+    },
     data::Panel,
+    error::ConfigError,
     metrics::{self, BootstrapConfig},
     progress::Progress,
     regime,
+    strategy::{
+        BuyAndHold, EqualWeight, Fit, FitData, PredictionFirst, RiskFirst, SignalStrategy,
+        Strategy, signals::Signals,
+    },
 };
 
 /// Walk-forward aggregate (summary.json); None is null.
@@ -57,9 +67,32 @@ pub struct Aggregate {
     pub oos_bars: usize,
 }
 
+/// One strategy's continuous replay in numbers (summary.json `walkforward.strategies`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StrategyStats {
+    /// Strategy name.
+    pub name: String,
+    /// Annualized Sharpe ratio of the stitched returns.
+    pub sharpe: Option<f64>,
+    /// Maximum drawdown of the continuous account.
+    pub max_drawdown: Option<f64>,
+    /// Compounded return.
+    pub total_return: Option<f64>,
+    /// Mean one-way turnover per bar.
+    pub turnover: Option<f64>,
+    /// Fees paid, in the data's currency.
+    pub costs: f64,
+    /// Fees paid over the starting capital.
+    pub costs_fraction: f64,
+    /// Fills, delistings included.
+    pub n_trades: usize,
+}
+
 /// A finished walk-forward run.
 #[derive(Debug, Clone)]
 pub struct Walkforward {
+    /// The replayed strategy's name.
+    pub strategy: String,
     /// Per-fold results in fold order.
     pub folds: Vec<FoldResult>,
     /// Aggregate statistics.
@@ -75,6 +108,10 @@ pub struct Walkforward {
     /// The book after the last bar of data; None when the panel is too short
     /// for a deployment fold.
     pub deployment: Option<Deployment>,
+    /// The continuous account of the replayed strategy.
+    pub replay: Replay,
+    /// The replayed strategy's numbers, then each compared strategy's.
+    pub strategies: Vec<StrategyStats>,
 }
 
 /// Features as the engine needs them (decoupled from how they were computed).
@@ -86,6 +123,21 @@ pub struct FeatureInput<'a> {
     pub values: ArrayView3<'a, f64>,
     /// Bars at the start where features are not usable.
     pub warmup: usize,
+}
+
+/// What the walk-forward replays and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Fold plan and classifier settings.
+    pub spec: &'a WalkforwardSpec,
+    /// Sizing, risk limits and the flat fee.
+    pub sizing: &'a SizingSpec,
+    /// The strategy and those compared with it.
+    pub strategy: &'a StrategySpec,
+    /// The account.
+    pub portfolio: &'a PortfolioSpec,
+    /// The signals file, aligned to the panel (strategy `signals`).
+    pub signals: Option<&'a Signals>,
 }
 
 /// One-bar returns and forward returns over `h` bars, `[bars, assets]`, NaN where undefined.
@@ -118,9 +170,7 @@ pub fn n_folds(
     Ok(plan::plan(panel.n_bars(), warmup(features_warmup), spec)?.len())
 }
 
-/// Runs the walk-forward over a panel with precomputed features.
-///
-/// `progress` is advanced once per finished fold.
+/// Runs the risk-first walk-forward with the default account (see [`run_with`]).
 pub fn run(
     panel: &Panel,
     features: FeatureInput<'_>,
@@ -129,27 +179,49 @@ pub fn run(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
-    let warmup = warmup(features.warmup);
-    let folds = plan::plan(panel.n_bars(), warmup, spec)?;
-    let state = regime::market_state(panel);
-    let (returns, forward) = returns_and_forward(panel, spec.lookahead);
-    let inputs = fold::Inputs {
-        features: features.values.view(),
-        state: state.view(),
-        forward: forward.view(),
-        returns: returns.view(),
-        bars_per_year: panel.bars_per_year,
-        spec,
-        sizing,
+    let strategy = StrategySpec::default();
+    let portfolio = PortfolioSpec::default();
+    run_with(
+        panel,
+        features,
+        &Settings {
+            spec,
+            sizing,
+            strategy: &strategy,
+            portfolio: &portfolio,
+            signals: None,
+        },
         seed,
-    };
-    let deploy = plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec);
-    let (results, deployment): (Vec<FoldResult>, _) = rayon::join(
+        progress,
+    )
+}
+
+/// What the fits and the replay share.
+struct Ctx<'a> {
+    panel: &'a Panel,
+    data: FitData<'a>,
+    folds: &'a [Fold],
+    deploy: Option<Fold>,
+    settings: &'a Settings<'a>,
+}
+
+/// One strategy walked forward.
+struct Walked {
+    name: String,
+    folds: Vec<FoldResult>,
+    replay: Replay,
+    deployment: Option<Deployment>,
+}
+
+/// Fits every fold (and the deployment fold) in parallel, then replays serially.
+fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
+    let data = &ctx.data;
+    let (fits, dfit): (Vec<Fit<S::Model>>, Option<Fit<S::Model>>) = rayon::join(
         || {
-            folds
+            ctx.folds
                 .par_iter()
                 .map(|&f| {
-                    let r = fold::run_fold(&inputs, f);
+                    let r = s.fit(data, f);
                     if let Some(p) = progress {
                         p.inc(1);
                     }
@@ -157,8 +229,193 @@ pub fn run(
                 })
                 .collect()
         },
-        || deploy.map(|f| fold::deployment_book(&inputs, f)),
+        || ctx.deploy.map(|f| s.fit(data, f)),
     );
+    let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
+    let rep = replay::replay(
+        &mut s,
+        ctx.panel,
+        data.returns,
+        ctx.folds,
+        &models,
+        ctx.deploy
+            .zip(dfit.as_ref())
+            .map(|(f, fit)| (f, &fit.model)),
+        ctx.settings.portfolio,
+        ctx.settings.sizing.cost_bps,
+    );
+    let min_edge = ctx.settings.sizing.min_edge;
+    let a = ctx.panel.bars_per_year;
+    let mut results = Vec::with_capacity(ctx.folds.len());
+    for (fold, report) in ctx.folds.iter().zip(reports) {
+        let rows: Vec<usize> = (0..rep.segment.len())
+            .filter(|&r| rep.segment[r] == fold.index)
+            .collect();
+        let (lo, hi) = (
+            rows.first().copied().unwrap_or(0),
+            rows.last().map_or(0, |&r| r + 1),
+        );
+        let returns = rep.returns[lo..hi].to_vec();
+        let turnover = &rep.turnover[lo..hi];
+        let n_trades = rep
+            .trades
+            .iter()
+            .filter(|t| t.bar >= rep.start + lo && t.bar < rep.start + hi)
+            .count();
+        let hits: Vec<bool> = report
+            .predictions
+            .iter()
+            .filter(|p| p.edge_probability >= min_edge)
+            .filter_map(|p| p.label)
+            .collect();
+        let metrics = FoldMetrics {
+            sharpe: metrics::sharpe(&returns, a),
+            sortino: metrics::sortino(&returns, a),
+            max_drawdown: metrics::max_drawdown(&returns),
+            total_return: metrics::total_return(&returns),
+            win_rate: metrics::win_rate(&returns, &rep.in_market[lo..hi]),
+            edge_precision: (!hits.is_empty())
+                .then(|| hits.iter().filter(|&&h| h).count() as f64 / hits.len() as f64),
+            n_trades,
+            turnover: metrics::mean(turnover),
+        };
+        results.push(FoldResult {
+            fold: *fold,
+            metrics,
+            returns,
+            predictions: report.predictions,
+            regime_probs: report.regime_probs,
+            regimes: report.regimes,
+            regime_set: report.regime_set,
+            importance: report.importance,
+            weights: rep.weights.slice(ndarray::s![lo..hi, ..]).to_owned(),
+            n_train: report.n_train,
+            dropped_train: report.dropped_train,
+            notes: report.notes,
+        });
+    }
+    let deployment = ctx
+        .deploy
+        .zip(dfit)
+        .zip(rep.deployment.as_ref())
+        .map(|((fold, fit), d)| {
+            let r = fit.report;
+            let has_model = !r.regimes.is_empty();
+            let mut probabilities = if has_model {
+                vec![None; ctx.panel.n_assets()]
+            } else {
+                Vec::new()
+            };
+            for p in r.predictions.iter().filter(|p| p.bar == fold.test_start) {
+                probabilities[p.asset] = Some(p.edge_probability);
+            }
+            Deployment {
+                fold,
+                regime: r.regimes.first().copied(),
+                probabilities,
+                weights: d.target.clone(),
+                n_train: r.n_train,
+                dropped_train: r.dropped_train,
+                notes: r.notes,
+            }
+        });
+    Walked {
+        name: s.name().to_string(),
+        folds: results,
+        replay: rep,
+        deployment,
+    }
+}
+
+/// Walks the built-in strategy `kind` forward.
+fn walk_kind(
+    kind: StrategyKind,
+    ctx: &Ctx<'_>,
+    progress: Option<&Progress>,
+) -> anyhow::Result<Walked> {
+    let st = ctx.settings;
+    Ok(match kind {
+        StrategyKind::RiskFirst => walk(RiskFirst::new(st.sizing), ctx, progress),
+        StrategyKind::PredictionFirst => walk(PredictionFirst::new(st.sizing), ctx, progress),
+        StrategyKind::BuyAndHold => walk(BuyAndHold::default(), ctx, progress),
+        StrategyKind::EqualWeight => walk(EqualWeight::new(st.strategy.rebalance), ctx, progress),
+        StrategyKind::Signals => {
+            let signals = st.signals.ok_or_else(|| {
+                ConfigError::invalid(
+                    "strategy.signals",
+                    "was not loaded for the signals strategy",
+                )
+            })?;
+            walk(
+                SignalStrategy::new(signals.clone(), st.sizing),
+                ctx,
+                progress,
+            )
+        }
+    })
+}
+
+/// A strategy's numbers from its replay.
+fn stats(w: &Walked, capital: f64, bars_per_year: f64) -> StrategyStats {
+    let r = &w.replay;
+    StrategyStats {
+        name: w.name.clone(),
+        sharpe: metrics::sharpe(&r.returns, bars_per_year),
+        max_drawdown: (!r.returns.is_empty()).then(|| metrics::max_drawdown(&r.returns)),
+        total_return: (!r.returns.is_empty()).then(|| metrics::total_return(&r.returns)),
+        turnover: metrics::mean(&r.turnover),
+        costs: r.fees,
+        costs_fraction: r.fees / capital,
+        n_trades: r.trades.len(),
+    }
+}
+
+/// Runs the walk-forward of `settings.strategy` over a panel with
+/// precomputed features, and replays each compared strategy beside it on
+/// the same folds, data and costs.
+///
+/// `progress` is advanced once per fitted fold of the replayed strategy.
+pub fn run_with(
+    panel: &Panel,
+    features: FeatureInput<'_>,
+    settings: &Settings<'_>,
+    seed: u64,
+    progress: Option<&Progress>,
+) -> anyhow::Result<Walkforward> {
+    let spec = settings.spec;
+    let warmup = warmup(features.warmup);
+    let folds = plan::plan(panel.n_bars(), warmup, spec)?;
+    let state = regime::market_state(panel);
+    let (returns, forward) = returns_and_forward(panel, spec.lookahead);
+    let ctx = Ctx {
+        panel,
+        data: FitData {
+            features: features.values.view(),
+            state: state.view(),
+            forward: forward.view(),
+            returns: returns.view(),
+            bars_per_year: panel.bars_per_year,
+            spec,
+            sizing: settings.sizing,
+            seed,
+        },
+        folds: &folds,
+        deploy: plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec),
+        settings,
+    };
+    let main = walk_kind(settings.strategy.kind, &ctx, progress)?;
+    let capital = settings.portfolio.capital;
+    let mut strategies = vec![stats(&main, capital, panel.bars_per_year)];
+    for &k in &settings.strategy.compare {
+        let w = walk_kind(k, &ctx, None)?;
+        strategies.push(stats(&w, capital, panel.bars_per_year));
+    }
+    let Walked {
+        name,
+        folds: results,
+        replay,
+        deployment,
+    } = main;
     let mut columns: Vec<String> = features.names.to_vec();
     if let Some(first) = results.first() {
         columns.extend(first.regime_set.iter().map(|r| format!("p_{}", r.name())));
@@ -177,8 +434,15 @@ pub fn run(
                 .map(move |n| format!("fold {}: {n}", r.fold.index))
         })
         .collect();
-    let aggregate = aggregate(&results, panel.bars_per_year, spec, sizing.min_edge, seed);
+    let aggregate = aggregate(
+        &results,
+        panel.bars_per_year,
+        spec,
+        settings.sizing.min_edge,
+        seed,
+    );
     Ok(Walkforward {
+        strategy: name,
         folds: results,
         aggregate,
         columns,
@@ -186,6 +450,8 @@ pub fn run(
         warmup,
         notes,
         deployment,
+        replay,
+        strategies,
     })
 }
 

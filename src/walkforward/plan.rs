@@ -18,22 +18,7 @@ use crate::{
     error::DataError,
 };
 
-/// One fold's windows (bar indices, inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fold {
-    /// Fold number, from 0.
-    pub index: usize,
-    /// First bar of the training window.
-    pub train_start: usize,
-    /// Last bar of the training window.
-    pub train_end: usize,
-    /// Last bar whose sample (features and label) is used for fitting.
-    pub fit_end: usize,
-    /// First bar of the test window.
-    pub test_start: usize,
-    /// Last bar of the test window.
-    pub test_end: usize,
-}
+pub use crate::strategy::Fold;
 
 /// Smallest panel length that holds one fold.
 pub fn min_bars(warmup: usize, spec: &WalkforwardSpec) -> usize {
