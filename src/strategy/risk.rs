@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(b.scale(80.0, 0.06), 1.0);
         assert!(!b.tripped());
         assert!((b.scale(76.0, 0.0) - 1.0).abs() < 1e-12);
-        assert_eq!(b.scale(64.0, 0.0), 0.0);
+        assert_eq!(b.scale(63.0, 0.0), 0.0);
         assert!(b.tripped());
     }
 }
