@@ -201,21 +201,33 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         let t = Instant::now();
         let n_folds = walkforward::n_folds(&l.panel, fs.warmup, &spec.walkforward)?;
         progress.stage("walk-forward folds", n_folds as u64 + 1);
-        let wf = walkforward::run(
+        let signals = spec
+            .strategy
+            .signals
+            .as_deref()
+            .map(|p| crate::strategy::signals::load(p, &l.panel))
+            .transpose()?;
+        let wf = walkforward::run_with(
             &l.panel,
             FeatureInput {
                 names: &fs.names,
                 values: fs.values.view(),
                 warmup: fs.warmup,
             },
-            &spec.walkforward,
-            &spec.sizing,
+            &walkforward::Settings {
+                spec: &spec.walkforward,
+                sizing: &spec.sizing,
+                strategy: &spec.strategy,
+                portfolio: &spec.portfolio,
+                signals: signals.as_ref(),
+            },
             spec.seed,
             Some(&progress),
         )?;
         progress.inc(1);
         times.walkforward_s = Some(t.elapsed().as_secs_f64());
         all_notes.extend(notes::walkforward(&wf));
+        all_notes.extend(notes::account(&wf, &l.panel.symbols, &spec.portfolio));
         all_notes.extend(notes::deployment(wf.deployment.as_ref(), &l.panel.symbols));
         // The feature array (bars x assets x features) is not needed past here.
         drop(fs);

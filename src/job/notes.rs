@@ -165,6 +165,73 @@ pub fn walkforward(wf: &Walkforward) -> Vec<Note> {
     out
 }
 
+/// The continuous account's fallbacks: ADV defaults, refused stale-bar
+/// trades, delistings, and the report fields part 2 of the decision layer fills.
+pub fn account(
+    wf: &Walkforward,
+    symbols: &[String],
+    portfolio: &crate::config::strategy::PortfolioSpec,
+) -> Vec<Note> {
+    let r = &wf.replay;
+    let mut out = vec![note(
+        "execution_flat_fee",
+        "walkforward",
+        "trades fill in full at the close with a flat fee (sizing.cost_bps on traded notional); \
+         trades.parquet's venue is \"close\", slice 0, impact_cost 0 until the execution simulator lands"
+            .into(),
+        0,
+        Vec::new(),
+    )];
+    if !r.default_adv.is_empty() {
+        out.push(note(
+            "default_adv",
+            "walkforward",
+            format!(
+                "{} symbols have no volume in the ADV window of a trade: participation uses \
+                 portfolio.default_adv = {}",
+                r.default_adv.len(),
+                portfolio.default_adv
+            ),
+            r.default_adv.len(),
+            r.default_adv.iter().map(|&i| symbols[i].clone()).collect(),
+        ));
+    }
+    if r.stale_blocked > 0 {
+        out.push(note(
+            "stale_bar_not_traded",
+            "walkforward",
+            format!(
+                "{} (bar, symbol) position increases were not made because the close was forward-filled or missing",
+                r.stale_blocked
+            ),
+            r.stale_blocked,
+            Vec::new(),
+        ));
+    }
+    let delisted: Vec<String> = r
+        .trades
+        .iter()
+        .filter(|t| t.reason == crate::walkforward::TradeReason::Delisted)
+        .map(|t| symbols[t.asset].clone())
+        .collect();
+    if !delisted.is_empty() {
+        out.push(note(
+            "delisted",
+            "walkforward",
+            format!(
+                "{} held positions stopped trading and were closed at their last real close less \
+                 portfolio.delisting_haircut = {} (loss {:.2})",
+                delisted.len(),
+                portfolio.delisting_haircut,
+                r.delisting_loss
+            ),
+            delisted.len(),
+            delisted,
+        ));
+    }
+    out
+}
+
 /// Deployment-book fallbacks: symbols without a close on the last bar, dropped
 /// training rows, model fallbacks; or why there is no book.
 pub fn deployment(d: Option<&Deployment>, symbols: &[String]) -> Vec<Note> {

@@ -5,14 +5,14 @@ use std::{collections::BTreeMap, path::Path};
 
 use super::{LoadedJob, StressStage};
 use crate::{
-    config::walkforward::ModelKind,
+    config::walkforward::{ModelKind, REGIME_NAMES},
     data::{Loaded, Panel, time::format_us},
     error::ConfigError,
     metrics,
     report::summary::{
         BackendSummary, DataSummary, DeploymentBook, HashedFile, Importance, ModelSummary, Note,
-        RunInfo, SizingSummary, StageTimes, StressResult, StressSummary, SuccessMetrics, Summary,
-        Target, Versions, WalkforwardConfig, WalkforwardSummary,
+        PortfolioSummary, RunInfo, SizingSummary, StageTimes, StressResult, StressSummary,
+        SuccessMetrics, Summary, Target, Versions, WalkforwardConfig, WalkforwardSummary,
     },
     stress::{BackendKind, summary::histogram_relative_error},
     walkforward::Walkforward,
@@ -126,16 +126,38 @@ fn walkforward_summary(p: &Parts<'_>, wf: &Walkforward) -> WalkforwardSummary {
             n_trials: spec.n_trials,
             trials_sharpe_std: spec.trials_sharpe_std,
             sizing: SizingSummary {
-                rule: "quarter_kelly".into(),
+                rule: "kelly_risk".into(),
                 min_edge: sizing.min_edge,
                 max_position: sizing.max_position,
                 cost_bps: sizing.cost_bps,
                 max_gross: sizing.max_gross,
+                max_net: sizing.max_net,
+                kelly_fraction: sizing.kelly_fraction,
+                max_positions: sizing.max_positions,
+                vol_target: sizing.vol_target,
+                brake_start: sizing.brake_start,
+                max_drawdown: sizing.max_drawdown,
+                reentry: sizing.reentry,
+                regime_multipliers: REGIME_NAMES
+                    .iter()
+                    .zip(sizing.regime_multipliers)
+                    .map(|(n, m)| (n.to_string(), m))
+                    .collect(),
             },
         },
         aggregate: wf.aggregate.clone(),
         stitched_max_drawdown: (!stitched.is_empty()).then(|| metrics::max_drawdown(&stitched)),
         feature_importance: importance,
+        strategy: wf.strategy.clone(),
+        portfolio: PortfolioSummary {
+            capital: p.job.spec.portfolio.capital,
+            adv_window: p.job.spec.portfolio.adv_window,
+            default_adv: p.job.spec.portfolio.default_adv,
+            delisting_haircut: p.job.spec.portfolio.delisting_haircut,
+            fees: wf.replay.fees,
+            final_value: wf.replay.values.last().copied(),
+        },
+        strategies: wf.strategies.clone(),
     }
 }
 
@@ -238,8 +260,24 @@ fn success_metrics(p: &Parts<'_>, wf: Option<&WalkforwardSummary>) -> SuccessMet
         max_drawdown_replay: Target::at_most(TARGET_MAX_DRAWDOWN, replay_dd),
         max_drawdown_stress: stress_dd,
         assets_handled: Target::at_least(TARGET_ASSETS, assets.map(|a| a as f64)),
-        sharpe_improvement_risk_first: Target::at_least(TARGET_SHARPE_IMPROVEMENT, None),
+        sharpe_improvement_risk_first: Target::at_least(
+            TARGET_SHARPE_IMPROVEMENT,
+            wf.and_then(|w| sharpe_improvement(&w.strategies)),
+        ),
     }
+}
+
+/// Relative Sharpe improvement of `risk_first` over `prediction_first`
+/// (`(S_rf - S_pf) / |S_pf|`), when both were replayed and `S_pf != 0`.
+pub fn sharpe_improvement(strategies: &[crate::walkforward::StrategyStats]) -> Option<f64> {
+    let sharpe = |name: &str| {
+        strategies
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.sharpe)
+    };
+    let (rf, pf) = (sharpe("risk_first")?, sharpe("prediction_first")?);
+    (pf != 0.0).then(|| (rf - pf) / pf.abs())
 }
 
 /// Builds summary.json.

@@ -128,6 +128,30 @@ pub struct WalkforwardSummary {
     pub stitched_max_drawdown: Option<f64>,
     /// Mean feature importance over folds, largest first.
     pub feature_importance: Vec<Importance>,
+    /// The replayed strategy (`[strategy] kind`).
+    pub strategy: String,
+    /// The account the replay traded.
+    pub portfolio: PortfolioSummary,
+    /// The replayed strategy's numbers, then each compared strategy's, on the
+    /// same folds, data and costs.
+    pub strategies: Vec<crate::walkforward::StrategyStats>,
+}
+
+/// `[portfolio]` as run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortfolioSummary {
+    /// Starting capital, in the data's currency.
+    pub capital: f64,
+    /// Bars behind the causal ADV.
+    pub adv_window: usize,
+    /// ADV (currency) of symbols without volume.
+    pub default_adv: f64,
+    /// Fraction lost when a held symbol stops trading.
+    pub delisting_haircut: f64,
+    /// Fees paid by the replayed strategy (currency).
+    pub fees: f64,
+    /// Account value after the last out-of-sample bar (currency).
+    pub final_value: Option<f64>,
 }
 
 /// Walk-forward settings as reported.
@@ -186,7 +210,8 @@ pub enum ModelSummary {
 /// Sizing settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct SizingSummary {
-    /// Always `quarter_kelly` today.
+    /// `kelly_risk` (the risk engine of `risk_first` and of `signals` edge
+    /// probabilities); other strategies do not size with it.
     pub rule: String,
     /// Smallest edge probability that trades.
     pub min_edge: f64,
@@ -196,6 +221,22 @@ pub struct SizingSummary {
     pub cost_bps: f64,
     /// Largest gross weight.
     pub max_gross: f64,
+    /// Largest net exposure.
+    pub max_net: f64,
+    /// Share of the full Kelly fraction.
+    pub kelly_fraction: f64,
+    /// Largest number of positions.
+    pub max_positions: usize,
+    /// Annualized volatility target (0 is off).
+    pub vol_target: f64,
+    /// Drawdown where the brake starts.
+    pub brake_start: f64,
+    /// Drawdown where exposure reaches 0.
+    pub max_drawdown: f64,
+    /// Recovery of the unbraked book that re-opens a tripped brake.
+    pub reentry: f64,
+    /// Regime multipliers.
+    pub regime_multipliers: BTreeMap<String, f64>,
 }
 
 /// One feature's importance.

@@ -1,4 +1,5 @@
-//! Walk-forward reports: folds, out-of-sample returns, predictions and regimes.
+//! Walk-forward reports: folds, out-of-sample returns, predictions, regimes,
+//! and the continuous account's trades and risk decisions.
 //!
 //! Timestamps are `timestamp[us, UTC]`; a statistic that cannot be computed is
 //! null. Rows are written in fold order, so the files do not depend on the
@@ -15,7 +16,9 @@ use arrow::{
 };
 
 use super::parquet::ParquetOut;
-use crate::{data::Panel, stress::BackendKind, walkforward::Walkforward};
+use crate::{
+    data::Panel, strategy::risk::CONSTRAINTS, stress::BackendKind, walkforward::Walkforward,
+};
 
 fn ts_field(name: &str) -> Field {
     Field::new(
@@ -65,11 +68,131 @@ pub fn folds_schema() -> Arc<Schema> {
     ]))
 }
 
-/// Writes the four walk-forward Parquet reports (computed on the CPU).
+/// Schema of `trades.parquet` (the report contract's columns, then `participation`).
+pub fn trades_schema() -> Arc<Schema> {
+    let f = |n: &str| Field::new(n, DataType::Float64, false);
+    Arc::new(Schema::new(vec![
+        ts_field("timestamp"),
+        Field::new("fold", DataType::Int64, false),
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("side", DataType::Utf8, false),
+        f("requested_quantity"),
+        f("filled_quantity"),
+        f("price"),
+        f("notional"),
+        Field::new("venue", DataType::Utf8, false),
+        Field::new("parent_id", DataType::Int64, false),
+        Field::new("slice", DataType::Int64, false),
+        f("impact_cost"),
+        f("fees"),
+        Field::new("reason", DataType::Utf8, false),
+        f("participation"),
+    ]))
+}
+
+/// Schema of `decisions.parquet`: one `cut_<constraint>` column per constraint.
+pub fn decisions_schema() -> Arc<Schema> {
+    let mut fields = vec![
+        ts_field("timestamp"),
+        Field::new("fold", DataType::Int64, false),
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("edge_probability", DataType::Float64, true),
+        Field::new("kelly_fraction", DataType::Float64, false),
+        Field::new("regime_multiplier", DataType::Float64, false),
+        Field::new("size_before", DataType::Float64, false),
+        Field::new("size_after", DataType::Float64, false),
+    ];
+    fields.extend(
+        CONSTRAINTS
+            .iter()
+            .map(|c| Field::new(format!("cut_{}", c.name()), DataType::Float64, false)),
+    );
+    fields.push(Field::new("binding", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+fn strs<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+/// Writes `trades.parquet` and `decisions.parquet` of the continuous replay.
+fn write_account(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyhow::Result<()> {
+    let cpu = BackendKind::Cpu;
+    let stamp = |bar: usize| panel.timestamps[bar];
+    let trades = &wf.replay.trades;
+    let schema = trades_schema();
+    let q: Vec<f64> = trades.iter().map(|t| t.quantity.abs()).collect();
+    let cols = vec![
+        ts(trades.iter().map(|t| stamp(t.bar)).collect()),
+        i64s(trades.iter().map(|t| t.fold as i64).collect()),
+        strs(trades.iter().map(|t| panel.symbols[t.asset].as_str())),
+        strs(
+            trades
+                .iter()
+                .map(|t| if t.quantity > 0.0 { "buy" } else { "sell" }),
+        ),
+        f64s(q.clone()),
+        f64s(q),
+        f64s(trades.iter().map(|t| t.price).collect()),
+        f64s(trades.iter().map(|t| t.notional).collect()),
+        strs(trades.iter().map(|_| "close")),
+        i64s((0..trades.len() as i64).collect()),
+        i64s(vec![0; trades.len()]),
+        f64s(vec![0.0; trades.len()]),
+        f64s(trades.iter().map(|t| t.fee).collect()),
+        strs(trades.iter().map(|t| t.reason.name())),
+        f64s(trades.iter().map(|t| t.participation).collect()),
+    ];
+    let mut sink = out.sink("trades.parquet", schema.clone(), cpu)?;
+    sink.write(&batch(&schema, cols)?)?;
+    sink.finish()?;
+
+    let d = &wf.replay.decisions;
+    let schema = decisions_schema();
+    let mut cols = vec![
+        ts(d.iter().map(|r| stamp(r.bar)).collect()),
+        i64s(d.iter().map(|r| r.fold as i64).collect()),
+        strs(d.iter().map(|r| panel.symbols[r.record.asset].as_str())),
+        opt_f64s(
+            d.iter()
+                .map(|r| {
+                    let p = r.record.edge_probability;
+                    p.is_finite().then_some(p)
+                })
+                .collect(),
+        ),
+        f64s(d.iter().map(|r| r.record.kelly_fraction).collect()),
+        f64s(d.iter().map(|r| r.record.regime_multiplier).collect()),
+        f64s(d.iter().map(|r| r.record.size_before).collect()),
+        f64s(d.iter().map(|r| r.record.size_after).collect()),
+    ];
+    for k in 0..CONSTRAINTS.len() {
+        cols.push(f64s(d.iter().map(|r| r.record.cuts[k]).collect()));
+    }
+    let binding: Vec<String> = d
+        .iter()
+        .map(|r| {
+            CONSTRAINTS
+                .iter()
+                .zip(&r.record.cuts)
+                .filter(|&(_, &c)| c > 0.0)
+                .map(|(c, _)| c.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    cols.push(strs(binding.iter().map(String::as_str)));
+    let mut sink = out.sink("decisions.parquet", schema.clone(), cpu)?;
+    sink.write(&batch(&schema, cols)?)?;
+    sink.finish()
+}
+
+/// Writes the walk-forward Parquet reports (computed on the CPU).
 pub fn write_parquet(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyhow::Result<()> {
     let cpu = BackendKind::Cpu;
     let stamp = |bar: usize| panel.timestamps[bar];
     let folds = &wf.folds;
+    write_account(out, panel, wf)?;
 
     let schema = folds_schema();
     let m = |f: &dyn Fn(&crate::walkforward::FoldResult) -> Option<f64>| -> ArrayRef {
