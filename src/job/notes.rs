@@ -184,7 +184,7 @@ pub fn account(
     )];
     if !r.default_adv.is_empty() {
         out.push(note(
-            "default_adv",
+            "participation_default_adv",
             "walkforward",
             format!(
                 "{} symbols have no volume in the ADV window of a trade: participation uses \

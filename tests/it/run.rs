@@ -13,11 +13,13 @@ use sha2::{Digest, Sha256};
 
 use crate::util::{chloe, datasets, root, tempdir};
 
-const WALKFORWARD_REPORTS: [&str; 4] = [
+const WALKFORWARD_REPORTS: [&str; 6] = [
+    "decisions.parquet",
     "folds.parquet",
     "oos_returns.parquet",
     "predictions.parquet",
     "regimes.parquet",
+    "trades.parquet",
 ];
 const STRESS_REPORTS: [&str; 3] = [
     "stress_paths.parquet",
