@@ -12,7 +12,7 @@ use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 use super::plan::Fold;
 use crate::{
     config::walkforward::{LabelScope, SizingSpec, WalkforwardSpec},
-    edge::{Calibration, EdgeModel, Standardizer, fit_model},
+    edge::{Calibration, EdgeModel, Standardizer, brier, fit_calibrated},
     metrics,
     regime::{FittedRegimes, Regime},
     sizing::{QuarterKelly, SizingRule},
@@ -74,6 +74,8 @@ pub struct FoldMetrics {
     pub n_trades: usize,
     /// Mean one-way turnover per bar.
     pub turnover: Option<f64>,
+    /// Brier score of the out-of-sample edge probabilities against their labels.
+    pub brier: Option<f64>,
 }
 
 /// What one fold produced.
@@ -167,6 +169,7 @@ fn fit(inp: &Inputs<'_>, fold: Fold) -> Fitted {
     let mut x_train = Vec::new();
     let mut fwd_train = Vec::new();
     let mut asset_train = Vec::new();
+    let mut bar_train = Vec::new();
     let mut dropped = 0usize;
     let mut row = Vec::with_capacity(width);
     for t in fold.train_start..=fold.fit_end {
@@ -179,6 +182,7 @@ fn fit(inp: &Inputs<'_>, fold: Fold) -> Fitted {
                 x_train.extend_from_slice(&row);
                 fwd_train.push(f);
                 asset_train.push(i);
+                bar_train.push(t);
             } else {
                 dropped += 1;
             }
@@ -194,7 +198,20 @@ fn fit(inp: &Inputs<'_>, fold: Fold) -> Fitted {
     let mut x = Array2::from_shape_vec((n_train, width), x_train).expect("rows of equal width");
     let scaler = Standardizer::fit(x.view());
     scaler.transform(&mut x);
-    let (model, model_notes) = fit_model(&spec.model, x.view(), &y, seed);
+    // The last `calibration_tail` of the in-sample bars calibrate the
+    // probabilities; the model learns from the bars before them, purged.
+    let bars = fold.fit_end + 1 - fold.train_start;
+    let tail = ((bars as f64 * spec.calibration_tail).ceil() as usize).clamp(1, bars);
+    let (model, model_notes) = fit_calibrated(
+        &spec.model,
+        spec.probability_calibration,
+        x.view(),
+        &y,
+        &bar_train,
+        fold.fit_end + 1 - tail,
+        spec.purge,
+        seed,
+    );
     notes.extend(model_notes);
     let p_train = model.predict_proba(x.view());
     let calibration = Calibration::fit(
@@ -385,6 +402,11 @@ pub fn run_fold(inp: &Inputs<'_>, fold: Fold) -> FoldResult {
         edge_precision,
         n_trades: metrics::n_trades(weights.view()),
         turnover: metrics::turnover(weights.view()),
+        brier: brier(
+            predictions
+                .iter()
+                .filter_map(|p| p.label.map(|y| (p.edge_probability, y))),
+        ),
     };
     FoldResult {
         fold,
