@@ -46,7 +46,7 @@ pub enum Command {
     #[command(subcommand)]
     Data(Box<DataCommand>),
     /// Run a whole job: walk-forward, stress of the deployment book, reports, exit code.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Only the walk-forward validation of a job file.
     Walkforward(WalkforwardArgs),
     /// Only the liquidity-stress Monte Carlo of a job file's portfolio.

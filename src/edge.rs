@@ -14,7 +14,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng;
 use rand_xoshiro::{Xoshiro256Plus, rand_core::SeedableRng};
 
-use crate::config::walkforward::ModelKind;
+use crate::config::walkforward::{ModelKind, ProbabilityCalibration};
 
 /// Rows sampled for each tree of the bagged ensemble (with replacement).
 pub const TREE_SAMPLE: usize = 20_000;
@@ -311,6 +311,179 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Option<()> {
     x.iter().all(|v| v.is_finite()).then_some(())
 }
 
+/// Fewest held-out rows (and of each class) a probability calibration is fitted on.
+pub const MIN_CALIBRATION_ROWS: usize = 50;
+
+/// A fitted map from a model's score in [0, 1] to a calibrated probability.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbabilityMap {
+    /// `p = 1 / (1 + exp(-(a logit(s) + b)))`.
+    Platt {
+        /// Slope on the score's log-odds.
+        a: f64,
+        /// Intercept.
+        b: f64,
+    },
+    /// A non-decreasing step function: `value[j]` for scores up to `upper[j]`.
+    Isotonic {
+        /// Largest score of each block, increasing.
+        upper: Vec<f64>,
+        /// Share of positives in each block, non-decreasing.
+        value: Vec<f64>,
+    },
+}
+
+/// Log-odds of a score, clamped away from 0 and 1.
+fn logit(s: f64) -> f64 {
+    let s = s.clamp(1e-9, 1.0 - 1e-9);
+    (s / (1.0 - s)).ln()
+}
+
+impl ProbabilityMap {
+    /// Platt scaling: a one-feature logistic regression of `y` on `logit(s)`
+    /// (a negligible L2 penalty keeps separable data finite).
+    pub fn platt(s: &[f64], y: &[bool]) -> Option<Self> {
+        let x = Array2::from_shape_fn((s.len(), 1), |(i, _)| logit(s[i]));
+        let m = newton_logistic(x.view(), y, 1e-6)?;
+        Some(Self::Platt {
+            a: m.coef[0],
+            b: m.intercept,
+        })
+    }
+
+    /// Isotonic regression by pool-adjacent-violators: the non-decreasing
+    /// step function of the score closest to `y` in squared error. Equal
+    /// scores share one block.
+    pub fn isotonic(s: &[f64], y: &[bool]) -> Self {
+        let mut pairs: Vec<(f64, f64)> = s
+            .iter()
+            .zip(y)
+            .map(|(&s, &y)| (s, f64::from(u8::from(y))))
+            .collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Blocks of (upper score, sum of y, count), merged while decreasing.
+        let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
+        for (s, y) in pairs {
+            match blocks.last_mut() {
+                Some(last) if last.0 == s => {
+                    last.1 += y;
+                    last.2 += 1.0;
+                }
+                _ => blocks.push((s, y, 1.0)),
+            }
+            while blocks.len() > 1 {
+                let n = blocks.len();
+                let (a, b) = (blocks[n - 2], blocks[n - 1]);
+                if a.1 / a.2 <= b.1 / b.2 {
+                    break;
+                }
+                blocks[n - 2] = (b.0, a.1 + b.1, a.2 + b.2);
+                blocks.pop();
+            }
+        }
+        Self::Isotonic {
+            upper: blocks.iter().map(|b| b.0).collect(),
+            value: blocks.iter().map(|b| b.1 / b.2).collect(),
+        }
+    }
+
+    /// The calibrated probability of score `s`.
+    pub fn apply(&self, s: f64) -> f64 {
+        match self {
+            Self::Platt { a, b } => 1.0 / (1.0 + (-(a * logit(s) + b)).exp()),
+            Self::Isotonic { upper, value } => {
+                let j = upper.partition_point(|&u| u < s).min(upper.len() - 1);
+                value[j]
+            }
+        }
+    }
+}
+
+/// An edge model whose scores go through a [`ProbabilityMap`].
+pub struct CalibratedEdge {
+    model: Box<dyn EdgeModel>,
+    map: ProbabilityMap,
+}
+
+impl EdgeModel for CalibratedEdge {
+    fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
+        self.model.predict_proba(x).mapv(|s| self.map.apply(s))
+    }
+
+    fn importance(&self) -> Vec<f64> {
+        self.model.importance()
+    }
+}
+
+/// Fits the edge model with calibrated probabilities. Rows are training
+/// samples dated `bars[r]`: the model is fitted on rows dated before
+/// `tail_start - purge` (their label windows end before the tail), the
+/// calibration on the scores of rows dated `tail_start` or later, so the
+/// probabilities the risk engine sizes with are measured on data the model
+/// did not see. With too few held-out rows (or one class) the model is
+/// fitted on every row, uncalibrated, and a note says so.
+#[expect(clippy::too_many_arguments, reason = "one fit, its rows and its split")]
+pub fn fit_calibrated(
+    kind: &ModelKind,
+    method: ProbabilityCalibration,
+    x: ArrayView2<'_, f64>,
+    y: &[bool],
+    bars: &[usize],
+    tail_start: usize,
+    purge: usize,
+    seed: u64,
+) -> (Box<dyn EdgeModel>, Vec<String>) {
+    if method == ProbabilityCalibration::None {
+        return fit_model(kind, x, y, seed);
+    }
+    let head: Vec<usize> = (0..y.len())
+        .filter(|&r| bars[r] + purge < tail_start)
+        .collect();
+    let tail: Vec<usize> = (0..y.len()).filter(|&r| bars[r] >= tail_start).collect();
+    let tail_pos = tail.iter().filter(|&&r| y[r]).count();
+    let few = head.len() < MIN_CALIBRATION_ROWS
+        || tail_pos < MIN_CALIBRATION_ROWS
+        || tail.len() - tail_pos < MIN_CALIBRATION_ROWS;
+    if few {
+        let (m, mut notes) = fit_model(kind, x, y, seed);
+        notes.push(format!(
+            "edge: probabilities uncalibrated: {} held-out rows ({tail_pos} with an edge) and {} training rows, fewer than {MIN_CALIBRATION_ROWS} of each",
+            tail.len(),
+            head.len()
+        ));
+        return (m, notes);
+    }
+    let xh = x.select(Axis(0), &head);
+    let yh: Vec<bool> = head.iter().map(|&r| y[r]).collect();
+    let (model, mut notes) = fit_model(kind, xh.view(), &yh, seed);
+    let s = model.predict_proba(x.select(Axis(0), &tail).view());
+    let yt: Vec<bool> = tail.iter().map(|&r| y[r]).collect();
+    let s = s.as_slice().expect("standard layout");
+    let map = match method {
+        ProbabilityCalibration::Isotonic => Some(ProbabilityMap::isotonic(s, &yt)),
+        _ => ProbabilityMap::platt(s, &yt),
+    };
+    match map {
+        Some(map) => (Box::new(CalibratedEdge { model, map }), notes),
+        None => {
+            notes.push(
+                "edge: Platt calibration did not converge; probabilities uncalibrated".into(),
+            );
+            (model, notes)
+        }
+    }
+}
+
+/// Mean squared difference between probabilities and outcomes (Brier 1950);
+/// None without outcomes.
+pub fn brier(p: impl IntoIterator<Item = (f64, bool)>) -> Option<f64> {
+    let (sum, n) = p.into_iter().fold((0.0, 0usize), |(s, n), (p, y)| {
+        let d = p - f64::from(u8::from(y));
+        (s + d * d, n + 1)
+    });
+    (n > 0).then(|| sum / n as f64)
+}
+
 /// In-sample calibration table: mean forward return per bucket of predicted probability.
 ///
 /// Buckets hold equal numbers of training samples ordered by probability, so a
@@ -455,5 +628,177 @@ mod tests {
         let (m, notes) = fit_model(&ModelKind::Logistic { l2: 1.0 }, x.view(), &[true; 50], 0);
         assert_eq!(notes.len(), 1);
         assert!(m.predict_proba(x.view()).iter().all(|&p| p == 1.0));
+    }
+
+    /// Rows with a planted probability: y ~ Bernoulli(sigmoid(z)), z from the
+    /// first feature (a deterministic pseudo-random draw per row).
+    fn planted(n: usize, seed: u64) -> (Array2<f64>, Vec<bool>, Vec<f64>) {
+        let mut rng = Xoshiro256Plus::seed_from_u64(seed);
+        let x: Array2<f64> = Array2::from_shape_fn((n, 2), |_| rng.gen_range(-2.0..2.0));
+        let p: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| 1.0 / (1.0 + (-1.5f64 * r[0]).exp()))
+            .collect();
+        let y = p.iter().map(|&p| rng.gen_bool(p)).collect();
+        (x, y, p)
+    }
+
+    #[test]
+    fn platt_recovers_a_planted_probability() {
+        // Scores are sigmoid(z / 2) where the truth is sigmoid(z): Platt's
+        // slope is 2 and its intercept 0 in the limit.
+        let mut rng = Xoshiro256Plus::seed_from_u64(3);
+        let z: Vec<f64> = (0..40_000).map(|_| rng.gen_range(-4.0..4.0)).collect();
+        let s: Vec<f64> = z.iter().map(|z| 1.0 / (1.0 + (-z / 2.0).exp())).collect();
+        let y: Vec<bool> = z
+            .iter()
+            .map(|z| rng.gen_bool(1.0 / (1.0 + (-z).exp())))
+            .collect();
+        let map = ProbabilityMap::platt(&s, &y).unwrap();
+        let ProbabilityMap::Platt { a, b } = map else {
+            panic!()
+        };
+        assert!((a - 2.0).abs() < 0.1 && b.abs() < 0.05, "a {a} b {b}");
+        for z in [-3.0f64, -1.0, 0.0, 0.5, 2.0] {
+            let truth = 1.0 / (1.0 + (-z).exp());
+            let got = map.apply(1.0 / (1.0 + (-z / 2.0f64).exp()));
+            assert!((got - truth).abs() < 0.02, "z {z}: {got} vs {truth}");
+        }
+    }
+
+    #[test]
+    fn isotonic_is_pool_adjacent_violators() {
+        // By hand: (0.1, 0), (0.2, 1), (0.3, 0) violates and pools with 0.2 -> 0.5, (0.4, 1).
+        let map = ProbabilityMap::isotonic(&[0.3, 0.1, 0.4, 0.2], &[false, false, true, true]);
+        assert_eq!(
+            map,
+            ProbabilityMap::Isotonic {
+                upper: vec![0.1, 0.3, 0.4],
+                value: vec![0.0, 0.5, 1.0]
+            }
+        );
+        assert_eq!(map.apply(0.25), 0.5);
+        assert_eq!(map.apply(0.05), 0.0);
+        assert_eq!(map.apply(0.9), 1.0);
+        // A monotone distortion (s = p^3) is undone.
+        let mut rng = Xoshiro256Plus::seed_from_u64(5);
+        let p: Vec<f64> = (0..50_000).map(|_| rng.gen_range(0.05..0.95)).collect();
+        let y: Vec<bool> = p.iter().map(|&p| rng.gen_bool(p)).collect();
+        let s: Vec<f64> = p.iter().map(|p| p * p * p).collect();
+        let map = ProbabilityMap::isotonic(&s, &y);
+        for q in [0.1, 0.3, 0.5, 0.7, 0.9] {
+            let got = map.apply(q * q * q);
+            assert!((got - q).abs() < 0.06, "p {q}: {got}");
+        }
+    }
+
+    #[test]
+    fn calibrated_trees_give_probabilities_not_vote_shares() {
+        // Class-balanced bagged trees vote around 0.5 whatever the base rate;
+        // calibrated on a held-out tail, their mean probability is the base rate.
+        let (x, y, _) = planted(12_000, 9);
+        // A rare edge: keep the label only where z is high (base rate ~0.2).
+        let y: Vec<bool> = y
+            .iter()
+            .zip(x.rows())
+            .map(|(&y, r)| y && r[1] > 0.4)
+            .collect();
+        let bars: Vec<usize> = (0..y.len()).map(|r| r / 10).collect();
+        let kind = ModelKind::Trees {
+            n_trees: 5,
+            max_depth: 3,
+        };
+        let (x_test, y_test) = (x.slice(ndarray::s![10_000.., ..]), &y[10_000..]);
+        let base = y_test.iter().filter(|&&b| b).count() as f64 / y_test.len() as f64;
+        let fit_rows = ndarray::s![..10_000, ..];
+        let (raw, _) = fit_model(&kind, x.slice(fit_rows), &y[..10_000], 1);
+        let raw_mean = raw.predict_proba(x_test).mean().unwrap();
+        let (cal, notes) = fit_calibrated(
+            &kind,
+            ProbabilityCalibration::Isotonic,
+            x.slice(fit_rows),
+            &y[..10_000],
+            &bars[..10_000],
+            800,
+            5,
+            1,
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        let p = cal.predict_proba(x_test);
+        let cal_mean = p.mean().unwrap();
+        assert!((raw_mean - base).abs() > 0.06, "raw {raw_mean} base {base}");
+        assert!(
+            (cal_mean - base).abs() < 0.03,
+            "calibrated {cal_mean} base {base}"
+        );
+        // And they score better on held-out outcomes.
+        let b_raw = brier(
+            raw.predict_proba(x_test)
+                .iter()
+                .copied()
+                .zip(y_test.iter().copied()),
+        )
+        .unwrap();
+        let b_cal = brier(p.iter().copied().zip(y_test.iter().copied())).unwrap();
+        assert!(b_cal < b_raw, "{b_cal} vs {b_raw}");
+    }
+
+    #[test]
+    fn calibration_holds_out_a_purged_tail_or_says_it_did_not() {
+        let (x, y, _) = planted(3000, 2);
+        let bars: Vec<usize> = (0..3000).map(|r| r / 10).collect();
+        let kind = ModelKind::Logistic { l2: 1.0 };
+        // Tail from bar 250 (500 rows), purge 5: the model sees bars < 245 only.
+        // Changing a row of the purged gap or the tail must not change the model's
+        // coefficients (importance), only the calibration.
+        let (m, notes) = fit_calibrated(
+            &kind,
+            ProbabilityCalibration::Platt,
+            x.view(),
+            &y,
+            &bars,
+            250,
+            5,
+            0,
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        let mut y2 = y.clone();
+        for v in &mut y2[2450..] {
+            *v = !*v;
+        }
+        let (m2, _) = fit_calibrated(
+            &kind,
+            ProbabilityCalibration::Platt,
+            x.view(),
+            &y2,
+            &bars,
+            250,
+            5,
+            0,
+        );
+        assert_eq!(m.importance(), m2.importance());
+        assert_ne!(m.predict_proba(x.view()), m2.predict_proba(x.view()));
+        // Too few held-out rows: uncalibrated, with a note.
+        let (_, notes) = fit_calibrated(
+            &kind,
+            ProbabilityCalibration::Platt,
+            x.view(),
+            &y,
+            &bars,
+            297,
+            5,
+            0,
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("uncalibrated")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn brier_by_hand() {
+        assert!((brier([(0.8, true), (0.3, false)]).unwrap() - 0.065).abs() < 1e-15);
+        assert_eq!(brier([]), None);
     }
 }

@@ -44,12 +44,28 @@ pub struct RawWalkforward {
     pub regime_states: Option<i64>,
     /// Buckets of the in-sample calibration table of expected returns (default 10).
     pub calibration_buckets: Option<i64>,
+    /// How model scores become probabilities: `"platt"` (default), `"isotonic"` or `"none"`.
+    pub probability_calibration: Option<String>,
+    /// Share of the in-sample bars, at its end, held out to fit that calibration (default 0.2).
+    pub calibration_tail: Option<f64>,
     /// Configurations tried before this one, for the deflated Sharpe ratio (default 1).
     pub n_trials: Option<i64>,
     /// Standard deviation of the annualized Sharpe ratios of those trials (default 0).
     pub trials_sharpe_std: Option<f64>,
     /// Stationary-bootstrap resamples for the Sharpe confidence interval (default 1000).
     pub bootstrap_resamples: Option<i64>,
+}
+
+/// How an edge model's scores become probabilities (fitted on a purged
+/// in-sample tail the model did not see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbabilityCalibration {
+    /// Logistic regression on the score's log-odds (Platt 1999).
+    Platt,
+    /// Monotone step function by pool-adjacent-violators (Zadrozny & Elkan 2002).
+    Isotonic,
+    /// The model's scores as they are.
+    None,
 }
 
 /// How the training window moves from fold to fold.
@@ -125,6 +141,10 @@ pub struct WalkforwardSpec {
     pub regime_states: usize,
     /// Calibration buckets.
     pub calibration_buckets: usize,
+    /// Probability calibration of the edge model.
+    pub probability_calibration: ProbabilityCalibration,
+    /// Share of in-sample bars held out (after a purge) to fit the calibration.
+    pub calibration_tail: f64,
     /// Trials behind the deflated Sharpe ratio.
     pub n_trials: usize,
     /// Annualized standard deviation of the trials' Sharpe ratios.
@@ -264,6 +284,23 @@ impl RawWalkforward {
             ));
         }
         let calibration_buckets = count("calibration_buckets", self.calibration_buckets, 10, 1)?;
+        let probability_calibration = choice(
+            "probability_calibration",
+            self.probability_calibration,
+            ProbabilityCalibration::Platt,
+            &[
+                ("platt", ProbabilityCalibration::Platt),
+                ("isotonic", ProbabilityCalibration::Isotonic),
+                ("none", ProbabilityCalibration::None),
+            ],
+        )?;
+        let calibration_tail = self.calibration_tail.unwrap_or(0.2);
+        if !(calibration_tail > 0.0 && calibration_tail <= 0.5) {
+            return Err(ConfigError::invalid(
+                "walkforward.calibration_tail",
+                format!("must be in (0, 0.5], got {calibration_tail}"),
+            ));
+        }
         let n_trials = count("n_trials", self.n_trials, 1, 1)?;
         let trials_sharpe_std = self.trials_sharpe_std.unwrap_or(0.0);
         if !(trials_sharpe_std.is_finite() && trials_sharpe_std >= 0.0) {
@@ -287,6 +324,8 @@ impl RawWalkforward {
             regime_method,
             regime_states,
             calibration_buckets,
+            probability_calibration,
+            calibration_tail,
             n_trials,
             trials_sharpe_std,
             bootstrap_resamples,

@@ -17,6 +17,7 @@
 //! - [`paired_sharpe_diff`]`(a, b, bars_per_year, &BootstrapConfig) -> Option<PairedSharpe>`
 //! - [`norm_cdf`], [`norm_ppf`]
 //! - [`quantile`]`(values, q)`, [`quantile_sorted`]`(sorted, q)`: type 7 (numpy's default)
+//! - [`var_cvar`]`(ascending returns, level) -> (VaR, CVaR)` as positive losses
 
 mod bootstrap;
 mod drawdown;
@@ -29,6 +30,7 @@ mod quantile;
 mod sharpe;
 mod sortino;
 mod trading;
+mod var;
 
 pub use self::{
     bootstrap::{BootstrapConfig, MIN_BOOTSTRAP_BARS, sharpe_ci},
@@ -42,6 +44,7 @@ pub use self::{
     sharpe::{annual_to_per_bar, sharpe, sharpe_per_bar},
     sortino::sortino,
     trading::{TRADE_EPS, n_trades, turnover, win_rate},
+    var::var_cvar,
 };
 
 #[cfg(test)]

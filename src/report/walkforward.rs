@@ -65,6 +65,7 @@ pub fn folds_schema() -> Arc<Schema> {
         f("edge_precision", true),
         Field::new("n_trades", DataType::Int64, false),
         f("turnover", true),
+        f("brier", true),
     ]))
 }
 
@@ -212,6 +213,7 @@ pub fn write_parquet(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> a
         m(&|f| f.metrics.edge_precision),
         i64s(folds.iter().map(|f| f.metrics.n_trades as i64).collect()),
         m(&|f| f.metrics.turnover),
+        m(&|f| f.metrics.brier),
     ];
     let mut sink = out.sink("folds.parquet", schema.clone(), cpu)?;
     sink.write(&batch(&schema, cols)?)?;

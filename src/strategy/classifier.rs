@@ -13,7 +13,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use super::{Fit, FitData, FitReport, Fold, Prediction};
 use crate::{
     config::walkforward::{LabelScope, WalkforwardSpec},
-    edge::{Calibration, Standardizer, fit_model},
+    edge::{Calibration, Standardizer, fit_calibrated},
     metrics,
     regime::{FittedRegimes, Regime},
     splitmix::{GOLDEN_GAMMA, mix64},
@@ -123,6 +123,7 @@ pub fn fit(data: &FitData<'_>, fold: Fold) -> Fit<EdgeFit> {
     let mut x_train = Vec::new();
     let mut fwd_train = Vec::new();
     let mut asset_train = Vec::new();
+    let mut bar_train = Vec::new();
     let mut dropped = 0usize;
     let mut row = Vec::with_capacity(width);
     for t in fold.train_start..=fold.fit_end {
@@ -135,6 +136,7 @@ pub fn fit(data: &FitData<'_>, fold: Fold) -> Fit<EdgeFit> {
                 x_train.extend_from_slice(&row);
                 fwd_train.push(f);
                 asset_train.push(i);
+                bar_train.push(t);
             } else {
                 dropped += 1;
             }
@@ -150,7 +152,20 @@ pub fn fit(data: &FitData<'_>, fold: Fold) -> Fit<EdgeFit> {
     let mut x = Array2::from_shape_vec((n_train, width), x_train).expect("rows of equal width");
     let scaler = Standardizer::fit(x.view());
     scaler.transform(&mut x);
-    let (model, model_notes) = fit_model(&spec.model, x.view(), &y, seed);
+    // The last `calibration_tail` of the in-sample bars calibrate the
+    // probabilities; the model learns from the bars before them, purged.
+    let bars = fold.fit_end + 1 - fold.train_start;
+    let tail = ((bars as f64 * spec.calibration_tail).ceil() as usize).clamp(1, bars);
+    let (model, model_notes) = fit_calibrated(
+        &spec.model,
+        spec.probability_calibration,
+        x.view(),
+        &y,
+        &bar_train,
+        fold.fit_end + 1 - tail,
+        spec.purge,
+        seed,
+    );
     notes.extend(model_notes);
     let p_train = model.predict_proba(x.view());
     let p_train = p_train.as_slice().unwrap_or(&[]);

@@ -30,6 +30,8 @@ pub struct FoldMetrics {
     pub n_trades: usize,
     /// Mean one-way turnover per bar.
     pub turnover: Option<f64>,
+    /// Brier score of the out-of-sample edge probabilities against their labels.
+    pub brier: Option<f64>,
 }
 
 /// What one fold produced.

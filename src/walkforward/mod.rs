@@ -278,6 +278,12 @@ fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Wa
                 .then(|| hits.iter().filter(|&&h| h).count() as f64 / hits.len() as f64),
             n_trades,
             turnover: metrics::mean(turnover),
+            brier: crate::edge::brier(
+                report
+                    .predictions
+                    .iter()
+                    .filter_map(|p| p.label.map(|y| (p.edge_probability, y))),
+            ),
         };
         results.push(FoldResult {
             fold: *fold,

@@ -18,9 +18,17 @@ use crate::util::{chloe, root, tempdir};
 const HASH_KEY: &str = "chloe.data_sha256";
 
 /// Runs today's walk-forward of the nightly job into `dir/name`.
+/// The shipped nightly job without its `[gate]` section (these tests set
+/// thresholds with flags), run into `dir/name`.
 fn nightly(dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
-    let job = root().join("jobs/nightly.toml");
+    let text = std::fs::read_to_string(root().join("jobs/nightly.toml")).unwrap();
+    let text = text.split("\n[gate]").next().unwrap().replace(
+        "\"../datasets/",
+        &format!("\"{}/", root().join("datasets").display()),
+    );
+    let job = dir.join("nightly-no-gate.toml");
+    std::fs::write(&job, text).unwrap();
     let r = chloe(
         dir,
         &[
@@ -216,10 +224,15 @@ fn nightly_folder_gates_pass_fail_and_baseline() {
     assert_eq!(g["counts"]["passed"], 9);
 
     // A job file without [gate] configures nothing: pass with no testcases.
-    let job = root().join("jobs/nightly.toml");
+    let job = tmp.path().join("nightly-no-gate.toml");
     let r = gate(&out, &["--job", job.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(junit(&out.join("gate.xml")).0["tests"], "0");
+    // The shipped job's [gate]: its four thresholds.
+    let shipped = root().join("jobs/nightly.toml");
+    let r = gate(&out, &["--job", shipped.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(junit(&out.join("gate.xml")).0["tests"], "4");
 
     // Only the gate files were ever rewritten.
     assert_eq!(reports(&out), before);

@@ -93,7 +93,8 @@ fn shipped_data_end_to_end() {
             "win_rate",
             "edge_precision",
             "n_trades",
-            "turnover"
+            "turnover",
+            "brier"
         ]
     );
     assert_eq!(

@@ -116,8 +116,10 @@ pub fn panel_from_bars(
         Panel::from_bars(&bars, calendar, spec.max_fill_days, spec.bars_per_year);
     field_notes(&panel, &mut notes);
     attach_benchmark(spec, &mut panel, &mut notes)?;
+    // The callers report these (the runner as structured notes in the log
+    // and summary.json, `data check` in its summary): debug here, not twice.
     for n in &notes {
-        tracing::info!("{n}");
+        tracing::debug!("{n}");
     }
     Ok(Loaded {
         panel,
