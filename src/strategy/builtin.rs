@@ -227,6 +227,16 @@ pub struct SignalFit {
     insample: ndarray::Array2<f64>,
 }
 
+impl SignalFit {
+    /// Fallback odds and no in-sample returns (the volatility target is then inert).
+    pub fn empty(n_assets: usize) -> Self {
+        Self {
+            odds: classifier::FALLBACK_ODDS,
+            insample: ndarray::Array2::zeros((0, n_assets)),
+        }
+    }
+}
+
 impl Strategy for SignalStrategy {
     type Model = SignalFit;
 

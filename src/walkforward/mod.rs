@@ -388,6 +388,34 @@ pub fn run_with(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
+    run_inner(panel, features, settings, seed, progress, |ctx, p| {
+        walk_kind(settings.strategy.kind, ctx, p)
+    })
+}
+
+/// Runs the walk-forward of a library user's `strategy` (in place of
+/// `settings.strategy.kind`), with the compared built-ins beside it.
+pub fn run_strategy<S: Strategy>(
+    strategy: S,
+    panel: &Panel,
+    features: FeatureInput<'_>,
+    settings: &Settings<'_>,
+    seed: u64,
+    progress: Option<&Progress>,
+) -> anyhow::Result<Walkforward> {
+    run_inner(panel, features, settings, seed, progress, |ctx, p| {
+        Ok(walk(strategy, ctx, p))
+    })
+}
+
+fn run_inner(
+    panel: &Panel,
+    features: FeatureInput<'_>,
+    settings: &Settings<'_>,
+    seed: u64,
+    progress: Option<&Progress>,
+    main: impl FnOnce(&Ctx<'_>, Option<&Progress>) -> anyhow::Result<Walked>,
+) -> anyhow::Result<Walkforward> {
     let spec = settings.spec;
     let warmup = warmup(features.warmup);
     let folds = plan::plan(panel.n_bars(), warmup, spec)?;
@@ -409,7 +437,7 @@ pub fn run_with(
         deploy: plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec),
         settings,
     };
-    let main = walk_kind(settings.strategy.kind, &ctx, progress)?;
+    let main = main(&ctx, progress)?;
     let capital = settings.portfolio.capital;
     let mut strategies = vec![stats(&main, capital, panel.bars_per_year)];
     for &k in &settings.strategy.compare {
@@ -534,5 +562,7 @@ pub fn aggregate(
     }
 }
 
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod tests;

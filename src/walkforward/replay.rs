@@ -10,7 +10,8 @@
 //! is before the fee (the fee shows in the next bar's return). Positions,
 //! the strategy's state and costs carry across fold boundaries; bars between
 //! two test windows (step longer than the test window) hold the book and
-//! belong to the earlier fold's segment.
+//! belong to the earlier fold's segment. A trade smaller than 1e-9 of the
+//! account's value is not made (float noise of a rebalance to the same book).
 //!
 //! A symbol whose close at t is forward-filled (stale) or missing is not
 //! traded at t: no position is opened, increased or reduced at a price that

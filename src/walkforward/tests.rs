@@ -58,7 +58,7 @@ fn panel_from_returns(ret: &Array2<f64>) -> Panel {
 
 /// Returns with a signal: `r[t+1, i] = 0.01 e + k s[t, i]`; feature 0 is `s`,
 /// feature 1 is unrelated noise.
-fn planted(n: usize, m: usize, k: f64, seed: u64) -> (Panel, Array3<f64>) {
+pub(super) fn planted(n: usize, m: usize, k: f64, seed: u64) -> (Panel, Array3<f64>) {
     let mut rng = Xoshiro256Plus::seed_from_u64(seed);
     let s = Array2::from_shape_fn((n, m), |_| normal(&mut rng));
     let mut ret = Array2::zeros((n, m));
@@ -77,7 +77,7 @@ fn planted(n: usize, m: usize, k: f64, seed: u64) -> (Panel, Array3<f64>) {
     (panel_from_returns(&ret), feats)
 }
 
-fn small_spec() -> WalkforwardSpec {
+pub(super) fn small_spec() -> WalkforwardSpec {
     toml::from_str::<RawWalkforward>(
         "in_sample_days = 120\nout_of_sample_days = 40\nlookahead_days = 1\nbootstrap_resamples = 50",
     )
