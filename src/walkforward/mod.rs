@@ -216,6 +216,7 @@ struct Walked {
 /// Fits every fold (and the deployment fold) in parallel, then replays serially.
 fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
     let data = &ctx.data;
+    let started = std::time::Instant::now();
     let (fits, dfit): (Vec<Fit<S::Model>>, Option<Fit<S::Model>>) = rayon::join(
         || {
             ctx.folds
@@ -231,6 +232,8 @@ fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Wa
         },
         || ctx.deploy.map(|f| s.fit(data, f)),
     );
+    let fit_s = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
     let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
     let rep = replay::replay(
         &mut s,
@@ -243,6 +246,11 @@ fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Wa
             .map(|(f, fit)| (f, &fit.model)),
         ctx.settings.portfolio,
         ctx.settings.sizing.cost_bps,
+    );
+    tracing::info!(
+        "{}: fits {fit_s:.2}s (parallel over folds), replay {:.3}s (serial: decisions, risk engine, account)",
+        s.name(),
+        started.elapsed().as_secs_f64()
     );
     let min_edge = ctx.settings.sizing.min_edge;
     let a = ctx.panel.bars_per_year;

@@ -290,6 +290,10 @@ fn thread_count_does_not_change_results() {
         assert_eq!(fa.returns, fb.returns);
         assert_eq!(fa.regime_probs, fb.regime_probs);
     }
+    assert_eq!(a.replay.trades, b.replay.trades);
+    assert_eq!(a.replay.decisions, b.replay.decisions);
+    assert_eq!(a.replay.returns, b.replay.returns);
+    assert!(!a.replay.decisions.is_empty(), "the risk engine decided something");
 }
 
 #[test]
