@@ -48,7 +48,7 @@ impl Strategy for InSampleWinners {
     }
 
     fn decide(&mut self, keep: &Vec<bool>, market: &Market<'_>, book: &Book) -> Decision {
-        let rebalance = self.decisions % self.rebalance_every == 0;
+        let rebalance = self.decisions.is_multiple_of(self.rebalance_every);
         self.decisions += 1;
         if !rebalance {
             return Decision::hold(book);

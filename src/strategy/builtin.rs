@@ -184,7 +184,7 @@ impl Strategy for EqualWeight {
     }
 
     fn decide(&mut self, _model: &(), market: &Market<'_>, book: &Book) -> Decision {
-        let rebalance = self.count % self.every == 0;
+        let rebalance = self.count.is_multiple_of(self.every);
         self.count += 1;
         if rebalance {
             Decision {

@@ -149,7 +149,7 @@ impl DrawdownBrake {
                 return 0.0;
             }
         }
-        if !(self.peak >= equity) {
+        if self.peak.is_nan() || self.peak < equity {
             self.peak = equity;
         }
         let dd = 1.0 - equity / self.peak;

@@ -217,7 +217,8 @@ struct Walked {
 fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
     let data = &ctx.data;
     let started = std::time::Instant::now();
-    let (fits, dfit): (Vec<Fit<S::Model>>, Option<Fit<S::Model>>) = rayon::join(
+    type Fits<M> = (Vec<Fit<M>>, Option<Fit<M>>);
+    let (fits, dfit): Fits<S::Model> = rayon::join(
         || {
             ctx.folds
                 .par_iter()

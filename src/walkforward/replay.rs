@@ -137,6 +137,10 @@ fn adv_shares(panel: &Panel, t: usize, i: usize, window: usize) -> Option<f64> {
     clippy::too_many_arguments,
     reason = "the replay's inputs are independent"
 )]
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the per-asset loops read the book, the panel and side arrays by the same index"
+)]
 pub fn replay<'a, S: Strategy>(
     strategy: &mut S,
     panel: &'a Panel,
@@ -243,10 +247,8 @@ pub fn replay<'a, S: Strategy>(
         }
         prev_value = value;
         if t > end {
-            if t == last {
-                if let Some((_, model)) = deploy {
-                    out.deployment = Some(strategy.decide(model, &market(t), &book));
-                }
+            if let (true, Some((_, model))) = (t == last, deploy) {
+                out.deployment = Some(strategy.decide(model, &market(t), &book));
             }
             continue;
         }
@@ -262,7 +264,7 @@ pub fn replay<'a, S: Strategy>(
             let target = decision.target.get(i).copied().unwrap_or(0.0);
             let tradable = panel.available[[t, i]] && !panel.filled[[t, i]];
             let price = panel.close[[t, i]];
-            if !tradable || !(price > 0.0) {
+            if !tradable || price.is_nan() || price <= 0.0 {
                 if target.abs() > book.weights[i].abs() {
                     out.stale_blocked += 1;
                 }

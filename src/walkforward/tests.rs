@@ -293,7 +293,10 @@ fn thread_count_does_not_change_results() {
     assert_eq!(a.replay.trades, b.replay.trades);
     assert_eq!(a.replay.decisions, b.replay.decisions);
     assert_eq!(a.replay.returns, b.replay.returns);
-    assert!(!a.replay.decisions.is_empty(), "the risk engine decided something");
+    assert!(
+        !a.replay.decisions.is_empty(),
+        "the risk engine decided something"
+    );
 }
 
 #[test]
