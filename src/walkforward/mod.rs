@@ -213,12 +213,13 @@ struct Walked {
     deployment: Option<Deployment>,
 }
 
-/// Fits every fold (and the deployment fold) in parallel, then replays serially.
-fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
+/// Every fold's fit, and the deployment fold's.
+type Fits<M> = (Vec<Fit<M>>, Option<Fit<M>>);
+
+/// Fits every fold (and the deployment fold) in parallel.
+fn fit_all<S: Strategy>(s: &S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Fits<S::Model> {
     let data = &ctx.data;
-    let started = std::time::Instant::now();
-    type Fits<M> = (Vec<Fit<M>>, Option<Fit<M>>);
-    let (fits, dfit): Fits<S::Model> = rayon::join(
+    rayon::join(
         || {
             ctx.folds
                 .par_iter()
@@ -232,8 +233,21 @@ fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Wa
                 .collect()
         },
         || ctx.deploy.map(|f| s.fit(data, f)),
-    );
+    )
+}
+
+/// Fits every fold in parallel, then replays serially.
+fn walk<S: Strategy>(s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
+    let started = std::time::Instant::now();
+    let fits = fit_all(&s, ctx, progress);
     let fit_s = started.elapsed().as_secs_f64();
+    walk_fitted(s, ctx, fits, fit_s)
+}
+
+/// Replays `s` with its folds' fits.
+fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s: f64) -> Walked {
+    let data = &ctx.data;
+    let (fits, dfit) = fits;
     let started = std::time::Instant::now();
     let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
     let rep = replay::replay(
@@ -342,16 +356,46 @@ fn walk<S: Strategy>(mut s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Wa
     }
 }
 
+/// The classifier's fits, shared by `risk_first` and `prediction_first`
+/// (both fit [`crate::strategy::classifier::fit`] on the same inputs), made once.
+#[derive(Default)]
+struct Shared {
+    classifier: Option<(Fits<crate::strategy::classifier::EdgeFit>, f64)>,
+}
+
+impl Shared {
+    fn classifier(
+        &mut self,
+        ctx: &Ctx<'_>,
+        progress: Option<&Progress>,
+    ) -> (Fits<crate::strategy::classifier::EdgeFit>, f64) {
+        self.classifier
+            .get_or_insert_with(|| {
+                let started = std::time::Instant::now();
+                let fits = fit_all(&RiskFirst::new(ctx.settings.sizing), ctx, progress);
+                (fits, started.elapsed().as_secs_f64())
+            })
+            .clone()
+    }
+}
+
 /// Walks the built-in strategy `kind` forward.
 fn walk_kind(
     kind: StrategyKind,
     ctx: &Ctx<'_>,
     progress: Option<&Progress>,
+    shared: &mut Shared,
 ) -> anyhow::Result<Walked> {
     let st = ctx.settings;
     Ok(match kind {
-        StrategyKind::RiskFirst => walk(RiskFirst::new(st.sizing), ctx, progress),
-        StrategyKind::PredictionFirst => walk(PredictionFirst::new(st.sizing), ctx, progress),
+        StrategyKind::RiskFirst => {
+            let (fits, fit_s) = shared.classifier(ctx, progress);
+            walk_fitted(RiskFirst::new(st.sizing), ctx, fits, fit_s)
+        }
+        StrategyKind::PredictionFirst => {
+            let (fits, fit_s) = shared.classifier(ctx, progress);
+            walk_fitted(PredictionFirst::new(st.sizing), ctx, fits, fit_s)
+        }
         StrategyKind::BuyAndHold => walk(BuyAndHold::default(), ctx, progress),
         StrategyKind::EqualWeight => walk(EqualWeight::new(st.strategy.rebalance), ctx, progress),
         StrategyKind::Signals => {
@@ -397,9 +441,14 @@ pub fn run_with(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
-    run_inner(panel, features, settings, seed, progress, |ctx, p| {
-        walk_kind(settings.strategy.kind, ctx, p)
-    })
+    run_inner(
+        panel,
+        features,
+        settings,
+        seed,
+        progress,
+        |ctx, p, shared| walk_kind(settings.strategy.kind, ctx, p, shared),
+    )
 }
 
 /// Runs the walk-forward of a library user's `strategy` (in place of
@@ -412,7 +461,7 @@ pub fn run_strategy<S: Strategy>(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
-    run_inner(panel, features, settings, seed, progress, |ctx, p| {
+    run_inner(panel, features, settings, seed, progress, |ctx, p, _| {
         Ok(walk(strategy, ctx, p))
     })
 }
@@ -423,7 +472,7 @@ fn run_inner(
     settings: &Settings<'_>,
     seed: u64,
     progress: Option<&Progress>,
-    main: impl FnOnce(&Ctx<'_>, Option<&Progress>) -> anyhow::Result<Walked>,
+    main: impl FnOnce(&Ctx<'_>, Option<&Progress>, &mut Shared) -> anyhow::Result<Walked>,
 ) -> anyhow::Result<Walkforward> {
     let spec = settings.spec;
     let warmup = warmup(features.warmup);
@@ -446,11 +495,12 @@ fn run_inner(
         deploy: plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec),
         settings,
     };
-    let main = main(&ctx, progress)?;
+    let mut shared = Shared::default();
+    let main = main(&ctx, progress, &mut shared)?;
     let capital = settings.portfolio.capital;
     let mut strategies = vec![stats(&main, capital, panel.bars_per_year)];
     for &k in &settings.strategy.compare {
-        let w = walk_kind(k, &ctx, None)?;
+        let w = walk_kind(k, &ctx, None, &mut shared)?;
         strategies.push(stats(&w, capital, panel.bars_per_year));
     }
     let Walked {
