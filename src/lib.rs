@@ -16,7 +16,6 @@ pub mod metrics;
 pub mod progress;
 pub mod regime;
 pub mod report;
-pub mod sizing;
 pub mod splitmix;
 pub mod strategy;
 pub mod stress;

@@ -169,3 +169,104 @@ pub fn load(path: &Path, panel: &Panel) -> Result<Signals, ConfigError> {
         kind: kind.ok_or_else(|| bad(path, "has no rows"))?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::{
+        array::{ArrayRef, RecordBatch},
+        datatypes::{Field, Schema},
+    };
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+    use crate::data::{SymbolFields, time::DAY_US};
+
+    fn panel() -> Panel {
+        let nan = Array2::from_elem((3, 2), f64::NAN);
+        Panel {
+            timestamps: vec![0, DAY_US, 2 * DAY_US],
+            symbols: vec!["A".into(), "B".into()],
+            open: nan.clone(),
+            high: nan.clone(),
+            low: nan.clone(),
+            close: Array2::from_elem((3, 2), 10.0),
+            volume: nan,
+            available: Array2::from_elem((3, 2), true),
+            filled: Array2::from_elem((3, 2), false),
+            fields: vec![SymbolFields::default(); 2],
+            benchmark: None,
+            bars_per_year: 252.0,
+            bar_us: DAY_US,
+        }
+    }
+
+    fn write(
+        dir: &Path,
+        value: &str,
+        ts: Vec<i64>,
+        sym: Vec<&str>,
+        v: Vec<f64>,
+    ) -> std::path::PathBuf {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "timestamp",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("symbol", DataType::Utf8, false),
+            Field::new(value, DataType::Float64, false),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            Arc::new(StringArray::from(sym)),
+            Arc::new(Float64Array::from(v)),
+        ];
+        let path = dir.join(format!("{value}.parquet"));
+        let mut w =
+            ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), None).unwrap();
+        w.write(&RecordBatch::try_new(schema, cols).unwrap())
+            .unwrap();
+        w.close().unwrap();
+        path
+    }
+
+    #[test]
+    fn aligns_to_the_panel_and_names_bad_rows() {
+        let d = tempfile::tempdir().unwrap();
+        let p = panel();
+        let path = write(
+            d.path(),
+            "weight",
+            vec![DAY_US, DAY_US],
+            vec!["B", "A"],
+            vec![0.3, 0.7],
+        );
+        let s = load(&path, &p).unwrap();
+        assert_eq!(s.kind, SignalKind::Weight);
+        assert_eq!(s.has_row, vec![false, true, false]);
+        assert_eq!((s.values[[1, 0]], s.values[[1, 1]]), (0.7, 0.3));
+        assert!(s.values[[0, 0]].is_nan());
+        let path = write(d.path(), "edge_probability", vec![0], vec!["A"], vec![0.6]);
+        assert!(load(&path, &p).unwrap().is_probability());
+        for (ts, sym, v, want) in [
+            (5, "A", 0.1, "row 0: timestamp"),
+            (0, "Z", 0.1, "row 0: symbol \"Z\""),
+            (0, "A", f64::NAN, "row 0: weight NaN"),
+        ] {
+            let path = write(d.path(), "weight", vec![ts], vec![sym], vec![v]);
+            let e = load(&path, &p).unwrap_err().to_string();
+            assert!(e.starts_with("strategy.signals") && e.contains(want), "{e}");
+        }
+        let path = write(
+            d.path(),
+            "weight",
+            vec![0, 0],
+            vec!["A", "A"],
+            vec![0.1, 0.2],
+        );
+        let e = load(&path, &p).unwrap_err().to_string();
+        assert!(e.contains("row 1: a second row for A"), "{e}");
+    }
+}
