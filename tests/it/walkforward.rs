@@ -203,3 +203,91 @@ fn bad_walkforward_keys_are_exit_2() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("walkforward.label_scope"), "{}", r.stderr);
 }
+
+/// Rewrites `synth.parquet` as a signals file: weight `w` on every (bar, symbol).
+fn signals_from_synth(dir: &Path, w: f64) {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, RecordBatch};
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(dir.join("synth.parquet")).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let mut batches = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let n = b.num_rows();
+        let cols: Vec<ArrayRef> = vec![
+            b.column_by_name("timestamp").unwrap().clone(),
+            b.column_by_name("symbol").unwrap().clone(),
+            Arc::new(Float64Array::from(vec![w; n])),
+        ];
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            b.schema().field_with_name("timestamp").unwrap().clone(),
+            b.schema().field_with_name("symbol").unwrap().clone(),
+            arrow::datatypes::Field::new("weight", DataType::Float64, false),
+        ]));
+        batches.push(RecordBatch::try_new(schema, cols).unwrap());
+    }
+    let file = File::create(dir.join("signals.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn a_signals_file_of_equal_weights_replays_like_daily_equal_weight() {
+    // Two code paths to the same book: the user's file (1/3 on each of three
+    // symbols at every bar) and the built-in equal_weight rebalanced every bar.
+    let dir = tempdir();
+    synth(dir.path(), 3, 420);
+    signals_from_synth(dir.path(), 1.0 / 3.0);
+    let job = write_job(
+        dir.path(),
+        "path = \"synth.parquet\"",
+        "\n[strategy]\nkind = \"signals\"\nsignals = \"signals.parquet\"\n\
+         compare = [\"equal_weight\", \"buy_and_hold\"]\nrebalance_days = 1\n",
+    );
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let st = s["walkforward"]["strategies"].as_array().unwrap();
+    assert_eq!(st[0]["name"], "signals");
+    assert_eq!(st[1]["name"], "equal_weight");
+    for k in [
+        "sharpe",
+        "max_drawdown",
+        "total_return",
+        "turnover",
+        "costs",
+    ] {
+        let (a, b) = (st[0][k].as_f64().unwrap(), st[1][k].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{k}: {a} vs {b}");
+    }
+    // Daily rebalancing trades more than buying once.
+    assert!(st[2]["turnover"].as_f64().unwrap() < st[0]["turnover"].as_f64().unwrap());
+    // A signals file naming a symbol the panel does not have: exit 2, naming the key.
+    std::fs::copy(
+        dir.path().join("signals.parquet"),
+        dir.path().join("keep.parquet"),
+    )
+    .unwrap();
+    let job = write_job(
+        dir.path(),
+        "path = \"synth.parquet\"\nsymbols = [\"S0000\", \"S0001\"]",
+        "\n[strategy]\nkind = \"signals\"\nsignals = \"signals.parquet\"\n",
+    );
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("strategy.signals") && r.stderr.contains("S0002"),
+        "{}",
+        r.stderr
+    );
+}
