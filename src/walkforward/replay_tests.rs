@@ -396,3 +396,44 @@ fn compared_strategies_are_replayed_on_the_same_data_and_costs() {
     assert_eq!(bh.n_trades, 8);
     assert!((bh.costs - portfolio.capital * sz.cost_bps / 1e4).abs() < 1e-6);
 }
+
+#[test]
+fn edge_probability_signals_go_through_the_risk_engine() {
+    // p = 0.6 on asset 0 and 0.5 (below min_edge 0.55) on asset 1, no regime
+    // (multiplier 1), too few in-sample outcomes: odds 2, quarter Kelly
+    // (2 x 0.6 - 0.4) / 2 x 0.25 = 0.1, at the max_position cap 0.10.
+    let p = panel(Array2::from_elem((4, 2), 10.0));
+    let nan = f64::NAN;
+    let values = array![[nan, nan], [0.6, 0.5], [nan, nan], [nan, nan]];
+    let mut s = SignalStrategy::new(
+        Signals {
+            has_row: vec![false, true, false, false],
+            values,
+            kind: SignalKind::EdgeProbability,
+        },
+        &sizing(),
+    );
+    let returns = p.returns();
+    let fs = folds(1, 2);
+    let models: Vec<_> = fs
+        .iter()
+        .map(|_| crate::strategy::builtin::SignalFit::empty(2))
+        .collect();
+    let r = replay(
+        &mut s,
+        &p,
+        returns.view(),
+        &fs,
+        &models,
+        None,
+        &PortfolioSpec::default(),
+        0.0,
+    );
+    assert!((r.weights[[0, 0]] - 0.1).abs() < 1e-12);
+    assert_eq!(r.weights[[0, 1]], 0.0);
+    assert_eq!(r.decisions.len(), 1);
+    let d = &r.decisions[0].record;
+    assert!((d.kelly_fraction - 0.1).abs() < 1e-12 && d.regime_multiplier == 1.0);
+    // Bar 2 has no rows: the book is held, no trade.
+    assert!(r.trades.iter().all(|t| t.bar == 1));
+}
