@@ -198,73 +198,16 @@ pub struct RawGate {
     pub min_prob_better: Option<f64>,
 }
 
-/// Threshold values given on the command line; each `Some` replaces the job file's.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GateOverrides {
-    /// `--min-avg-sharpe`.
-    pub min_avg_sharpe: Option<f64>,
-    /// `--min-stitched-sharpe`.
-    pub min_stitched_sharpe: Option<f64>,
-    /// `--max-drawdown`.
-    pub max_drawdown: Option<f64>,
-    /// `--min-psr`.
-    pub min_psr: Option<f64>,
-    /// `--min-dsr`.
-    pub min_dsr: Option<f64>,
-    /// `--min-edge-precision`.
-    pub min_edge_precision: Option<f64>,
-    /// `--min-precision-lift`.
-    pub min_precision_lift: Option<f64>,
-    /// `--min-consistency`.
-    pub min_consistency: Option<f64>,
-    /// `--max-stress-breach-probability`.
-    pub max_stress_breach_probability: Option<f64>,
-    /// `--max-stress-var-99`.
-    pub max_stress_var_99: Option<f64>,
-    /// `--max-stress-cvar-99`.
-    pub max_stress_cvar_99: Option<f64>,
-    /// `--max-critical-alerts`.
-    pub max_critical_alerts: Option<f64>,
-    /// `--max-sharpe-drop`.
-    pub max_sharpe_drop: Option<f64>,
-    /// `--max-drawdown-increase`.
-    pub max_drawdown_increase: Option<f64>,
-    /// `--max-precision-drop`.
-    pub max_precision_drop: Option<f64>,
-    /// `--min-prob-better`.
-    pub min_prob_better: Option<f64>,
-}
+/// Threshold values given on the command line, in the shape of `[gate]`;
+/// each `Some` replaces the job file's.
+pub type GateOverrides = RawGate;
 
-impl GateOverrides {
-    /// True when no flag was given.
+impl RawGate {
+    /// True when no threshold is given.
     pub fn is_empty(&self) -> bool {
         Threshold::ALL.iter().all(|&t| self.get(t).is_none())
     }
 
-    /// The value given for `t`, if any.
-    pub fn get(&self, t: Threshold) -> Option<f64> {
-        match t {
-            Threshold::MinAvgSharpe => self.min_avg_sharpe,
-            Threshold::MinStitchedSharpe => self.min_stitched_sharpe,
-            Threshold::MaxDrawdown => self.max_drawdown,
-            Threshold::MinPsr => self.min_psr,
-            Threshold::MinDsr => self.min_dsr,
-            Threshold::MinEdgePrecision => self.min_edge_precision,
-            Threshold::MinPrecisionLift => self.min_precision_lift,
-            Threshold::MinConsistency => self.min_consistency,
-            Threshold::MaxStressBreachProbability => self.max_stress_breach_probability,
-            Threshold::MaxStressVar99 => self.max_stress_var_99,
-            Threshold::MaxStressCvar99 => self.max_stress_cvar_99,
-            Threshold::MaxCriticalAlerts => self.max_critical_alerts,
-            Threshold::MaxSharpeDrop => self.max_sharpe_drop,
-            Threshold::MaxDrawdownIncrease => self.max_drawdown_increase,
-            Threshold::MaxPrecisionDrop => self.max_precision_drop,
-            Threshold::MinProbBetter => self.min_prob_better,
-        }
-    }
-}
-
-impl RawGate {
     /// The value written for `t`, if any.
     pub fn get(&self, t: Threshold) -> Option<f64> {
         match t {

@@ -1,12 +1,15 @@
 //! `chloe data import`: CSV price history to chloe's Parquet schema.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+use clap::Args;
 use polars::prelude::{CsvReadOptions, SerReader};
 
-use super::commands::ImportArgs;
 use super::synth::{price_schema, write};
 use crate::error::DataError;
 
@@ -15,6 +18,46 @@ fn csv_err(path: &Path, message: impl Into<String>) -> DataError {
         path: path.to_path_buf(),
         message: message.into(),
     }
+}
+
+/// `chloe data import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row.
+    pub input: PathBuf,
+    /// Parquet file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Timestamp column in the CSV.
+    #[arg(long, default_value = "timestamp")]
+    pub timestamp_col: String,
+    /// Symbol column in the CSV (omit with --symbol for a single-symbol file).
+    #[arg(long, default_value = "symbol")]
+    pub symbol_col: String,
+    /// Symbol for every row, when the CSV has no symbol column.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Open column.
+    #[arg(long, default_value = "open")]
+    pub open_col: String,
+    /// High column.
+    #[arg(long, default_value = "high")]
+    pub high_col: String,
+    /// Low column.
+    #[arg(long, default_value = "low")]
+    pub low_col: String,
+    /// Close column.
+    #[arg(long, default_value = "close")]
+    pub close_col: String,
+    /// Volume column.
+    #[arg(long, default_value = "volume")]
+    pub volume_col: String,
+    /// Time zone of naive timestamps: UTC or a fixed offset like +08:00.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// strftime format of the timestamp column (default: ISO dates and times).
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 /// Parses `UTC`, `Z` or a fixed offset like `+08:00` / `-0500`.

@@ -111,6 +111,12 @@ pub fn data(loaded: &Loaded) -> Vec<Note> {
     for m in loaded.notes.iter().filter(|m| m.contains("calendar")) {
         out.push(note("mixed_calendars", "data", m.clone(), 0, Vec::new()));
     }
+    // The loader leaves a benchmark stored among the traded symbols out of
+    // the universe (`data.symbols = "all"`): a dropped symbol, said here.
+    for m in loaded.notes.iter().filter(|m| m.contains("not traded")) {
+        let symbol = m.split_whitespace().nth(1).unwrap_or_default().to_string();
+        out.push(note("symbols_dropped", "data", m.clone(), 1, vec![symbol]));
+    }
     out
 }
 

@@ -136,6 +136,10 @@ pub struct CanaryReport {
     pub total: Diff,
     /// Wall time of the canary, seconds (both backends).
     pub seconds: f64,
+    /// Of which the CPU side.
+    pub cpu_seconds: f64,
+    /// Of which the device side.
+    pub device_seconds: f64,
 }
 
 impl CanaryReport {
@@ -156,12 +160,17 @@ impl CanaryReport {
 /// `device` and on the CPU and compares them; a device error is an `Err`.
 pub fn run(plan: &Plan, device: &mut dyn StressBackend) -> anyhow::Result<CanaryReport> {
     let t0 = std::time::Instant::now();
+    let (mut cpu_seconds, mut device_seconds) = (0.0, 0.0);
     let mut scenarios = Vec::new();
     let mut total = Diff::default();
     for (name, p) in plan.names.iter().zip(&plan.prepared) {
         let range = 0..CANARY_PATHS;
+        let t = std::time::Instant::now();
         let dev = device.run_chunk(p, range.clone(), false)?;
+        device_seconds += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         let cpu = run_cpu(p, range);
+        cpu_seconds += t.elapsed().as_secs_f64();
         let d = diff(&cpu, &dev, p.cfg.horizon as usize, f64::from(p.cfg.capital));
         total = total.merge(d);
         scenarios.push((name.clone(), d));
@@ -172,6 +181,8 @@ pub fn run(plan: &Plan, device: &mut dyn StressBackend) -> anyhow::Result<Canary
         scenarios,
         total,
         seconds: t0.elapsed().as_secs_f64(),
+        cpu_seconds,
+        device_seconds,
     })
 }
 

@@ -167,10 +167,26 @@ fn whole_job_writes_every_report_with_provenance() {
     }
 }
 
+/// The shipped nightly job with `min_edge` raised so no position is ever
+/// taken: its deployment book is all cash.
+fn all_cash_nightly(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("jobs/nightly.toml")).unwrap();
+    assert!(
+        text.contains("min_edge = 0.55"),
+        "the nightly job's sizing changed"
+    );
+    let text = text
+        .replace("min_edge = 0.55", "min_edge = 0.999")
+        .replace("\"../datasets/", &format!("\"{}/", datasets().display()));
+    let job = dir.join("all-cash.toml");
+    std::fs::write(&job, text).unwrap();
+    job
+}
+
 #[test]
-fn nightly_job_skips_the_stress_of_an_all_cash_book() {
+fn an_all_cash_book_skips_the_stress_and_says_why() {
     let d = tempdir();
-    let job = root().join("jobs/nightly.toml");
+    let job = all_cash_nightly(d.path());
     let r = chloe(
         d.path(),
         &[
@@ -192,24 +208,32 @@ fn nightly_job_skips_the_stress_of_an_all_cash_book() {
     let s = json(&out.join("summary.json"));
     let book = &s["deployment_book"];
     assert_eq!(book["timestamp"], s["data"]["last"]);
-    if book["all_cash"] == true {
-        let why = s["stress"]["skipped"].as_str().unwrap();
-        assert!(why.contains("all cash"), "{why}");
-        assert!(r.stderr.contains("all cash"), "said in the log too");
-        for f in STRESS_REPORTS {
-            assert!(!out.join(f).exists(), "{f} written for a skipped stress");
-        }
-        assert!(
-            s["success_metrics"]["max_drawdown_stress"]
-                .as_object()
-                .unwrap()
-                .is_empty()
-        );
-    } else {
-        for f in STRESS_REPORTS {
-            assert!(out.join(f).exists(), "{f} missing");
-        }
+    assert_eq!(book["all_cash"], true, "{book}");
+    let why = s["stress"]["skipped"].as_str().unwrap();
+    assert!(why.contains("all cash"), "{why}");
+    assert!(r.stderr.contains("all cash"), "said in the log too");
+    for f in STRESS_REPORTS {
+        assert!(!out.join(f).exists(), "{f} written for a skipped stress");
     }
+    assert!(
+        s["success_metrics"]["max_drawdown_stress"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    // The job's stress thresholds are not applicable: skipped, never passed.
+    let g = json(&out.join("gate.json"));
+    let stress_checks: Vec<_> = g["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().starts_with("max_stress"))
+        .collect();
+    assert_eq!(stress_checks.len(), 2, "{g}");
+    assert!(
+        stress_checks.iter().all(|c| c["status"] == "skipped"),
+        "{g}"
+    );
 }
 
 #[test]

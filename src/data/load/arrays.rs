@@ -11,8 +11,10 @@ use arrow::{
     record_batch::RecordBatch,
 };
 
-use super::{plan::Unit, read::intern, rules::NO_SYMBOL};
 use crate::{config::ColumnMap, data::time::DAY_US};
+
+/// Symbol id of a row whose symbol is null.
+pub(super) const NO_SYMBOL: u32 = u32::MAX;
 
 /// Timestamps in microseconds UTC with their null mask.
 pub(super) struct Micros {
@@ -72,18 +74,19 @@ pub(super) fn to_strings(a: &ArrayRef) -> StringArray {
 }
 
 /// The symbol id of every row of a batch (ids index `symbols`, interned on
-/// first sight); [`NO_SYMBOL`] where the symbol is null.
+/// first sight); [`NO_SYMBOL`] where the symbol is null. `fixed` is the
+/// symbol of every row when the file has no symbol column.
 pub(super) fn symbol_ids(
     batch: &RecordBatch,
-    unit: &Unit<'_>,
+    fixed: Option<&str>,
     names: &ColumnMap,
     ids: &mut HashMap<String, u32>,
     symbols: &mut Vec<String>,
 ) -> Vec<u32> {
     let n = batch.num_rows();
     let col = |name: &str| batch.column_by_name(name).expect("projected column");
-    match (&unit.hive_symbol, unit.cols.symbol) {
-        (Some(h), None) => {
+    match fixed {
+        Some(h) => {
             let id = intern(ids, symbols, h);
             vec![id; n]
         }
@@ -128,4 +131,15 @@ pub(super) fn symbol_ids(
                 .collect()
         }
     }
+}
+
+/// The id of symbol `s` (its index in `names`), adding it on first sight.
+pub(super) fn intern(ids: &mut HashMap<String, u32>, names: &mut Vec<String>, s: &str) -> u32 {
+    if let Some(&id) = ids.get(s) {
+        return id;
+    }
+    names.push(s.to_string());
+    let id = (names.len() - 1) as u32;
+    ids.insert(s.to_string(), id);
+    id
 }

@@ -104,7 +104,7 @@ where
             .ohlc
             .map(|_| (floats(&names.open), floats(&names.high), floats(&names.low)));
         let volume = cols.volume.map(|_| floats(&names.volume));
-        let sym_ids = symbol_ids(&batch, unit, names, &mut ids, &mut symbols);
+        let sym_ids = symbol_ids(&batch, unit.fixed_symbol(), names, &mut ids, &mut symbols);
         let row_of = |r: usize| {
             file_row(
                 &kept_rows,

@@ -46,6 +46,14 @@ impl Unit<'_> {
             .sum()
     }
 
+    /// The symbol of every row when the file has no symbol column (it comes
+    /// from a hive folder name instead).
+    pub(super) fn fixed_symbol(&self) -> Option<&str> {
+        self.hive_symbol
+            .as_deref()
+            .filter(|_| self.cols.symbol.is_none())
+    }
+
     /// Whether the row filter tests symbols (a list is asked for and the
     /// file has a symbol column).
     pub(super) fn filters_symbols(&self, sel: &Selection<'_>) -> bool {

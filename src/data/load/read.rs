@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::{
     Selection,
+    arrays::intern,
     decode::read_unit,
     files::FileSource,
     plan::{Unit, plan_file},
@@ -176,14 +177,4 @@ fn read_exact(
         files,
     };
     Ok((bars, problems))
-}
-
-pub(super) fn intern(ids: &mut HashMap<String, u32>, names: &mut Vec<String>, s: &str) -> u32 {
-    if let Some(&id) = ids.get(s) {
-        return id;
-    }
-    names.push(s.to_string());
-    let id = (names.len() - 1) as u32;
-    ids.insert(s.to_string(), id);
-    id
 }

@@ -3,14 +3,11 @@
 
 use arrow::array::{Array, Float64Array};
 
-use super::arrays::Micros;
+use super::arrays::{Micros, NO_SYMBOL};
 use crate::{
     config::ColumnMap,
     data::{bars::Problems, time::format_us},
 };
-
-/// Symbol id of a row whose symbol is null.
-pub(super) const NO_SYMBOL: u32 = u32::MAX;
 
 /// One decoded batch, for validation.
 pub(super) struct Batch<'a> {
