@@ -168,15 +168,18 @@ fn whole_job_writes_every_report_with_provenance() {
 }
 
 /// The shipped nightly job with `min_edge` raised so no position is ever
-/// taken: its deployment book is all cash.
+/// taken: its deployment book is all cash. Without a single call the edge
+/// precision is null, so the gate's `min_precision_lift` (which fails a null)
+/// is dropped.
 fn all_cash_nightly(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(root().join("jobs/nightly.toml")).unwrap();
     assert!(
-        text.contains("min_edge = 0.55"),
-        "the nightly job's sizing changed"
+        text.contains("min_edge = 0.55") && text.contains("\nmin_precision_lift = 0.0"),
+        "the nightly job's sizing or gate changed"
     );
     let text = text
         .replace("min_edge = 0.55", "min_edge = 0.999")
+        .replace("\nmin_precision_lift = 0.0", "\n# min_precision_lift = 0.0")
         .replace("\"../datasets/", &format!("\"{}/", datasets().display()));
     let job = dir.join("all-cash.toml");
     std::fs::write(&job, text).unwrap();
