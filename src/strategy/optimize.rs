@@ -25,6 +25,16 @@ pub enum Method {
     MinVariance,
 }
 
+impl Method {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RiskParity => "risk-parity",
+            Self::MinVariance => "min-variance",
+        }
+    }
+}
+
 /// `chloe optimize`
 #[derive(Debug, Args)]
 pub struct OptimizeArgs {
@@ -183,8 +193,8 @@ impl Report {
     /// The text table.
     pub fn render_text(&self) -> String {
         let mut out = format!(
-            "{:?} on {}: {} observations, Ledoit-Wolf shrinkage {:.4}, {} iterations, volatility {:.4} a year\n",
-            self.method,
+            "{} on {}: {} observations, Ledoit-Wolf shrinkage {:.4}, {} iterations, volatility {:.4} a year\n",
+            self.method.name(),
             self.file,
             self.observations,
             self.shrinkage,
