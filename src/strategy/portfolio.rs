@@ -166,7 +166,7 @@ pub fn risk_parity(
     // Scale Σ to unit mean variance: the weights are scale-free and the
     // barrier's values stay of order one.
     let scale = cov.diag().mean().unwrap_or(1.0);
-    if !(scale > 0.0) {
+    if scale <= 0.0 {
         return Err(PortfolioError::BadCovariance(
             "zero or negative variances".into(),
         ));
@@ -270,7 +270,7 @@ pub fn min_variance(
     check_cov(cov)?;
     let n = cov.nrows();
     let scale = cov.diag().mean().unwrap_or(1.0);
-    if !(scale > 0.0) {
+    if scale <= 0.0 {
         return Err(PortfolioError::BadCovariance(
             "zero or negative variances".into(),
         ));
