@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub use crate::{
     data::commands::{CheckArgs, ImportArgs, SynthArgs},
     logging::LogFormat,
+    strategy::optimize::OptimizeArgs,
     stress::BackendChoice,
 };
 
@@ -55,6 +56,8 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Judge an existing output folder against the release gate (exit 0 pass, 1 fail).
     Gate(Box<GateArgs>),
+    /// Risk-parity or minimum-variance weights of the symbols in a price file.
+    Optimize(OptimizeArgs),
 }
 
 /// `chloe data ...`

@@ -64,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             job::Stages::Stress,
         ),
         Command::Devices(a) => stress::devices_command(a.check),
+        Command::Optimize(a) => strategy::optimize::command(&a),
     }
 }
 

@@ -14,10 +14,14 @@
 //! The strategy parts live here: features ([`features`]), regimes
 //! ([`regime`]), edge classifiers ([`edge`]), the risk engine ([`risk`]), the
 //! classifier fit shared by the model-driven strategies ([`classifier`]) and
-//! the built-ins ([`builtin`], [`signals`]).
+//! the built-ins ([`builtin`], [`signals`]); portfolio construction
+//! ([`portfolio`], [`covariance`]) and its command ([`optimize`]).
 
 pub mod builtin;
 pub mod classifier;
+pub mod covariance;
+pub mod optimize;
+pub mod portfolio;
 pub mod risk;
 pub mod signals;
 

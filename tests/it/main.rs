@@ -3,6 +3,7 @@
 mod data;
 mod gate;
 mod metrics;
+mod optimize;
 mod run;
 mod stress;
 mod util;
