@@ -100,9 +100,23 @@ pub fn estimate_odds(p: &[f64], fwd: &[f64], min_edge: f64, min_samples: usize) 
         .then(|| (win / n_win as f64) / (loss / n_loss as f64))
 }
 
+/// Test hook of the fault-injection soak (benches/soak.py):
+/// `CHLOE_FAULT_PANIC_FOLD=k` panics inside fold k's fit, as a bug in one
+/// worker would, so the soak can check that a panic ends the run with exit 3
+/// and leaves no report behind. Unset (always, outside tests) it does nothing.
+fn injected_panic(fold: usize) {
+    let Ok(k) = std::env::var("CHLOE_FAULT_PANIC_FOLD") else {
+        return;
+    };
+    if k.trim().parse() == Ok(fold) {
+        panic!("injected panic in fold {fold} (CHLOE_FAULT_PANIC_FOLD)");
+    }
+}
+
 /// Fits a fold's classifier on its in-sample rows (bars `train_start..=fit_end`)
 /// and predicts its test window.
 pub fn fit(data: &FitData<'_>, fold: Fold) -> Fit<EdgeFit> {
+    injected_panic(fold.index);
     let spec = data.spec;
     let seed = fold_seed(data.seed, fold.index);
     let n_assets = data.features.len_of(Axis(1));
