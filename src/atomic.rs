@@ -266,6 +266,38 @@ impl StagedDir {
     }
 }
 
+impl StagedDir {
+    /// Moves the staged files into `dir` one by one, without replacing `dir`
+    /// (it holds other files: a cluster job's shards). `last` (summary.json)
+    /// is removed first and moved last, so a folder caught midway never
+    /// looks complete. The staging folder is removed.
+    pub fn publish_into(mut self, dir: &Path, last: &str) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        match std::fs::remove_file(dir.join(last)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing the previous {last}"));
+            }
+            _ => {}
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&self.staging)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        names.sort_by_key(|n| n == last);
+        for n in names {
+            let to = dir.join(&n);
+            if to.is_dir() {
+                std::fs::remove_dir_all(&to)?;
+            }
+            std::fs::rename(self.staging.join(&n), &to)
+                .with_context(|| format!("moving reports into {}", to.display()))?;
+        }
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.staging);
+        Ok(())
+    }
+}
+
 impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {

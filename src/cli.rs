@@ -58,6 +58,10 @@ pub enum Command {
     Gate(Box<GateArgs>),
     /// Risk-parity or minimum-variance weights of the symbols in a price file.
     Optimize(OptimizeArgs),
+    /// Join the shards of a cluster run in DIR into the reports (exit: the gate's code).
+    Merge(MergeArgs),
+    /// Show how a job is cut into units and assigned to N shards.
+    Plan(Box<PlanArgs>),
 }
 
 /// `chloe data ...`
@@ -113,6 +117,43 @@ pub struct RunArgs {
     /// The model in production to compare with.
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    /// Run shard I of N (0-based): only the units the plan assigns to it,
+    /// written under OUT/shards/; `chloe merge OUT` writes the reports.
+    /// Without it, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (Slurm job
+    /// arrays) or JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) choose the shard.
+    #[arg(long, value_name = "I/N", help_heading = "Cluster")]
+    pub shard: Option<crate::cluster::Shard>,
+    /// Shard count with JOB_COMPLETION_INDEX (overrides the job's `[cluster] shards`).
+    #[arg(long, value_name = "N", help_heading = "Cluster")]
+    pub shards: Option<u32>,
+}
+
+/// `chloe merge`
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output folder the shards wrote (holds shards/).
+    pub dir: PathBuf,
+    /// Merge stress units computed on different backends (CPU and GPU agree
+    /// within tolerance, not bit for bit); recorded in summary.json.
+    #[arg(long)]
+    pub allow_mixed_backends: bool,
+}
+
+/// `chloe plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Job file, seed.
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Stress settings.
+    #[command(flatten)]
+    pub stress: StressOverrides,
+    /// Number of shards to assign the units to.
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `chloe devices`

@@ -103,6 +103,22 @@ pub fn compute(panel: &Panel, spec: &FeatureSpec) -> FeatureSet {
     }
 }
 
+/// Names, warm-up and notes of the features `spec` includes, without their
+/// values (what a merge needs when every fit is already computed).
+pub fn describe(panel: &Panel, spec: &FeatureSpec) -> FeatureSet {
+    let cols: Vec<&Feature> = spec
+        .include
+        .iter()
+        .filter_map(|name| CATALOGUE.iter().find(|f| f.name == name))
+        .collect();
+    FeatureSet {
+        names: cols.iter().map(|f| f.name.to_string()).collect(),
+        values: Array3::zeros((0, 0, cols.len())),
+        warmup: cols.iter().map(|f| (f.warmup)(spec)).max().unwrap_or(0),
+        notes: cols.iter().filter_map(|f| (f.note)(panel)).collect(),
+    }
+}
+
 /// One per-asset feature of the catalogue.
 struct Feature {
     /// Stable identifier, as in job files and reports.

@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod edge;
@@ -47,13 +48,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             DataCommand::Import(args) => data::commands::import(&args),
             DataCommand::Synth(args) => data::commands::synth(&args),
         },
-        Command::Run(args) => job::command(
+        Command::Run(args) => job::run_command(
             &job_options(
                 &args.job,
                 Some(&args.stress),
                 Some((&args.gate, &args.baseline)),
             ),
-            job::Stages::All,
+            args.shard,
+            args.shards,
+        ),
+        Command::Merge(a) => cluster::merge::command(&a.dir, a.allow_mixed_backends),
+        Command::Plan(a) => cluster::merge::plan_command(
+            &job_options(&a.job, Some(&a.stress), None),
+            a.shards,
+            a.json,
         ),
         Command::Walkforward(args) => job::command(
             &job_options(&args.job, None, None),

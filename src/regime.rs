@@ -29,7 +29,9 @@ use crate::{data::Panel, features::market_features, metrics::quantile};
 pub const TREND_WINDOW: usize = 60;
 
 /// A named market regime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Regime {
     /// Calm market without a strong trend.
     Stable,

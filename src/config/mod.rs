@@ -3,6 +3,7 @@
 //! Each section has a `Raw*` struct that mirrors the file (unknown keys are
 //! rejected) and a spec struct that the rest of chloe trusts.
 
+pub mod cluster;
 mod data;
 pub mod features;
 pub mod gate;
@@ -13,7 +14,7 @@ pub mod walkforward;
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use self::data::{BenchmarkSpec, CalendarMode, ColumnMap, DataSpec, RawData, SymbolSelection};
 pub use self::stress::{MAX_HORIZON, MAX_PATHS};
@@ -41,6 +42,8 @@ pub struct RawJob {
     pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
     pub stress: Option<stress::RawStress>,
+    /// `[cluster]` section.
+    pub cluster: Option<cluster::RawCluster>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -86,11 +89,14 @@ pub struct JobSpec {
     /// Whether the job file has a `[walkforward]` section (`chloe run` runs
     /// the walk-forward when it has one, or when the stress needs its book).
     pub has_walkforward: bool,
+    /// How the job is cut into units for shards (defaults when the section is absent).
+    pub cluster: cluster::ClusterSpec,
 }
 
 /// Command-line values that replace job-file values before validation, so
 /// they pass the same checks as the file's.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Overrides {
     /// `--seed`: replaces `job.seed`.
     pub seed: Option<u64>,
@@ -207,7 +213,9 @@ impl RawJob {
         let strategy = self.strategy.unwrap_or_default().validate(base)?;
         let portfolio = self.portfolio.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
+        let cluster = self.cluster.unwrap_or_default().validate()?;
         Ok(JobSpec {
+            cluster,
             gate,
             name: self.job.name,
             seed: self.job.seed,

@@ -1,15 +1,21 @@
 //! The job runner: the layer between the command line and the stages.
 //!
-//! [`run`] loads the job file once (command-line [`Overrides`] are applied to
-//! the raw file before the one validation), hashes its inputs, loads the panel
-//! once, calls the stages as functions ([`crate::walkforward::run`], then
-//! [`crate::stress::plan`] and [`crate::stress::engine::run`] on the
-//! walk-forward's deployment book, handed over in memory), and gives their
-//! results to the report layer ([`crate::report`]), which writes every file
-//! of the run into one staged folder. The staged folder replaces the output
-//! folder whole when the run succeeds; a failed or killed run leaves the
-//! previous output folder or none. `chloe run` runs every stage the job has;
-//! `chloe walkforward` and `chloe stress` run one.
+//! A run has three phases. [`prepare`] loads the job file once
+//! (command-line [`Overrides`] are applied to the raw file before the one
+//! validation), hashes its inputs, loads the panel once and plans the folds.
+//! The units ([`crate::cluster`]: each fold's fits, blocks of stress paths)
+//! are then computed, here in one process, or by the shards of a cluster
+//! job. [`finish`] runs the cheap serial rest from the units' outputs: the
+//! continuous replay ([`crate::walkforward::replay_fitted`]), the metrics,
+//! the stress summaries of the deployment book, the reports ([`crate::report`]),
+//! summary.json and the gate. `chloe merge` calls the same [`finish`] on
+//! units read from disk; a single run passes its units through the same
+//! encoding, so both write the same bytes.
+//!
+//! A single run writes every file into one staged folder, which replaces the
+//! output folder whole when the run succeeds; a failed or killed run leaves
+//! the previous output folder or none. `chloe run` runs every stage the job
+//! has; `chloe walkforward` and `chloe stress` run one.
 
 pub mod gate;
 mod notes;
@@ -18,23 +24,30 @@ mod stress_stage;
 mod summary;
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     time::Instant,
 };
 
 use anyhow::Context;
 
-use self::stress_stage::{StressInputs, stress_stage};
-pub use self::stress_stage::{StressRun, StressStage};
+use self::stress_stage::stress_stage;
+pub use self::stress_stage::{BackendInfo, StressInputs, StressRun, StressStage, resolve_book};
 pub use crate::config::Overrides;
 use crate::{
-    config::{JobSpec, stress::PortfolioSource},
-    data::Loaded,
+    cluster::{self, UnitSource},
+    config::{
+        JobSpec,
+        stress::{PortfolioSource, StressSpec},
+    },
+    data::{Loaded, Panel},
     error::{ConfigError, Exit},
+    features::FeatureSet,
     progress::Progress,
     report::{self, ParquetOut, Provenance, StagedDir, summary::StageTimes},
+    strategy::signals::Signals,
     stress::{self, BackendChoice},
-    walkforward::{self, FeatureInput, Walkforward},
+    walkforward::{self, Walkforward},
 };
 
 /// Which stages a command runs.
@@ -101,18 +114,82 @@ pub struct RunOutput {
     pub out: PathBuf,
     /// The summary written to summary.json.
     pub summary: report::summary::Summary,
-    /// Exit code: the gate's verdict (0 until the gate is wired in).
+    /// Exit code: the gate's verdict.
     pub exit: Exit,
 }
 
-/// Runs `stages` of the job in `opts` and writes its reports.
-pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
+/// Everything a run knows before its first unit: the job, its inputs'
+/// hashes, the panel, the fold plan and what the stress stage will read.
+pub struct Prepared {
+    /// The options the run was started with.
+    pub opts: Options,
+    /// Which stages run.
+    pub stages: Stages,
+    /// The validated job.
+    pub job: LoadedJob,
+    /// The output folder.
+    pub out: PathBuf,
+    /// Provenance written into every Parquet report.
+    pub prov: Provenance,
+    /// Input data files with their hashes.
+    pub data_files: Vec<report::summary::HashedFile>,
+    /// Hash over every input data file.
+    pub data_sha256: Option<String>,
+    /// The panel, when a stage reads data.
+    pub loaded: Option<Loaded>,
+    /// Feature names, warm-up and notes, when the walk-forward runs (the
+    /// values are computed only where a fold is fitted: [`Prepared::feature_values`]).
+    pub features: Option<FeatureSet>,
+    /// The fold plan, when the walk-forward runs.
+    pub layout: Option<walkforward::Layout>,
+    /// The signals file, aligned to the panel (strategy `signals`).
+    pub signals: Option<Signals>,
+    /// The stress spec, when the stress stage runs.
+    pub stress_spec: Option<StressSpec>,
+    /// A previous run's book, for `from_walkforward = "path"`.
+    pub file_book: Option<BTreeMap<String, f64>>,
+    /// Notes so far (data, features).
+    pub notes: Vec<report::summary::Note>,
+    /// Wall times so far.
+    pub times: StageTimes,
+    /// When the run started.
+    pub started: Instant,
+}
+
+impl Prepared {
+    /// The walk-forward settings of the job.
+    pub fn settings(&self) -> walkforward::Settings<'_> {
+        let spec = &self.job.spec;
+        walkforward::Settings {
+            spec: &spec.walkforward,
+            sizing: &spec.sizing,
+            strategy: &spec.strategy,
+            portfolio: &spec.portfolio,
+            signals: self.signals.as_ref(),
+        }
+    }
+
+    /// The panel, when loaded.
+    pub fn panel(&self) -> Option<&Panel> {
+        self.loaded.as_ref().map(|l| &l.panel)
+    }
+
+    /// The feature values the fits read (`[bars, assets, features]`).
+    pub fn feature_values(&self) -> anyhow::Result<FeatureSet> {
+        let panel = self
+            .panel()
+            .ok_or_else(|| anyhow::anyhow!("internal error: fits without a panel"))?;
+        Ok(crate::features::compute(panel, &self.job.spec.features))
+    }
+}
+
+/// Loads and validates the job, hashes and loads its data, plans the folds.
+pub fn prepare(opts: &Options, stages: Stages) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     let mut times = StageTimes::default();
     let job = load(&opts.job, &opts.overrides)?;
     let spec = &job.spec;
     let out = opts.out.clone().unwrap_or_else(|| spec.output.clone());
-    check_out_folder(&out)?;
     if let Some(b) = &opts.baseline {
         gate::check_folder(b)?;
     }
@@ -185,82 +262,140 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         }
         _ => None,
     };
-    let mut all_notes = Vec::new();
+    let mut notes = Vec::new();
     if let Some(l) = &loaded {
-        all_notes.extend(notes::data(l));
+        notes.extend(notes::data(l));
     }
-
-    let progress = Progress::new("starting", 0);
-    let mut wf_out: Option<Walkforward> = None;
+    let (mut features, mut layout, mut signals) = (None, None, None);
     if run_wf {
         let l = loaded.as_ref().expect("walk-forward loads data");
-        let t = Instant::now();
-        let fs = crate::features::compute(&l.panel, &spec.features);
-        times.features_s = Some(t.elapsed().as_secs_f64());
-        all_notes.extend(notes::features(&fs, l));
-        let t = Instant::now();
-        let n_folds = walkforward::n_folds(&l.panel, fs.warmup, &spec.walkforward)?;
-        progress.stage("walk-forward folds", n_folds as u64 + 1);
-        let signals = spec
+        let fs = crate::features::describe(&l.panel, &spec.features);
+        notes.extend(notes::features(&fs, l));
+        layout = Some(walkforward::layout(&l.panel, fs.warmup, &spec.walkforward)?);
+        signals = spec
             .strategy
             .signals
             .as_deref()
             .map(|p| crate::strategy::signals::load(p, &l.panel))
             .transpose()?;
-        let wf = walkforward::run_with(
-            &l.panel,
-            FeatureInput {
-                names: &fs.names,
-                values: fs.values.view(),
-                warmup: fs.warmup,
-            },
-            &walkforward::Settings {
-                spec: &spec.walkforward,
-                sizing: &spec.sizing,
-                strategy: &spec.strategy,
-                portfolio: &spec.portfolio,
-                signals: signals.as_ref(),
-            },
-            spec.seed,
-            Some(&progress),
-        )?;
-        progress.inc(1);
+        features = Some(fs);
+    }
+    Ok(Prepared {
+        opts: opts.clone(),
+        stages,
+        job,
+        out,
+        prov,
+        data_files,
+        data_sha256,
+        loaded,
+        features,
+        layout,
+        signals,
+        stress_spec,
+        file_book,
+        notes,
+        times,
+        started,
+    })
+}
+
+/// Runs `stages` of the job in `opts` and writes its reports: prepare, the
+/// units in this process, finish, then the staged folder replaces the output folder.
+pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
+    let prep = prepare(opts, stages)?;
+    check_out_folder(&prep.out)?;
+    let progress = Progress::new("starting", 0);
+    let mut units = cluster::Local::new(&prep, &progress);
+    let stage = StagedDir::new(&prep.out)?;
+    let (summary, exit) = finish(&prep, &mut units, &stage, &progress)?;
+    stage.commit()?;
+    Ok(RunOutput {
+        out: prep.out.clone(),
+        summary,
+        exit,
+    })
+}
+
+/// The walk-forward from the folds' fits (the serial replay, metrics, aggregates).
+pub fn walkforward_from_units(
+    prep: &Prepared,
+    units: &mut dyn UnitSource,
+) -> anyhow::Result<Option<Walkforward>> {
+    let (Some(layout), Some(fs), Some(panel)) = (&prep.layout, &prep.features, prep.panel()) else {
+        return Ok(None);
+    };
+    let fits = units.fits(prep)?;
+    let wf = walkforward::replay_fitted(
+        panel,
+        &fs.names,
+        layout,
+        &prep.settings(),
+        prep.job.spec.seed,
+        &fits,
+    )?;
+    Ok(Some(wf))
+}
+
+/// This run's deployment book (symbol -> non-zero weight).
+pub fn deployment_book(prep: &Prepared, wf: Option<&Walkforward>) -> Option<BTreeMap<String, f64>> {
+    let d = wf?.deployment.as_ref()?;
+    Some(summary::book_weights(&prep.panel()?.symbols, &d.weights))
+}
+
+/// What the stress stage reads, from the prepared run and its walk-forward.
+pub fn stress_inputs<'a>(
+    prep: &'a Prepared,
+    wf: Option<&'a Walkforward>,
+    book: Option<&'a BTreeMap<String, f64>>,
+) -> StressInputs<'a> {
+    StressInputs {
+        deployment: book,
+        deployment_fit: wf.is_some_and(|wf| wf.deployment.is_some()),
+        file_book: prep.file_book.as_ref(),
+        panel: prep.panel(),
+        seed: prep.job.spec.seed,
+        block_paths: prep.job.spec.cluster.block_paths,
+    }
+}
+
+/// The finish phase a single run and a merge share: the replay from the
+/// fold fits, the stress summaries from the path blocks, every report,
+/// summary.json and the gate, written into `stage`.
+pub fn finish(
+    prep: &Prepared,
+    units: &mut dyn UnitSource,
+    stage: &StagedDir,
+    progress: &Progress,
+) -> anyhow::Result<(report::summary::Summary, Exit)> {
+    let spec = &prep.job.spec;
+    let mut times = prep.times.clone();
+    let mut all_notes = prep.notes.clone();
+    let t = Instant::now();
+    let wf_out = walkforward_from_units(prep, units)?;
+    if let (Some(wf), Some(panel)) = (&wf_out, prep.panel()) {
         times.walkforward_s = Some(t.elapsed().as_secs_f64());
-        all_notes.extend(notes::walkforward(&wf));
-        all_notes.extend(notes::account(&wf, &l.panel.symbols, &spec.portfolio));
-        all_notes.extend(notes::deployment(wf.deployment.as_ref(), &l.panel.symbols));
-        // The feature array (bars x assets x features) is not needed past here.
-        drop(fs);
-        wf_out = Some(wf);
+        all_notes.extend(notes::walkforward(wf));
+        all_notes.extend(notes::account(wf, &panel.symbols, &spec.portfolio));
+        all_notes.extend(notes::deployment(wf.deployment.as_ref(), &panel.symbols));
     }
 
-    let stage = StagedDir::new(&out)?;
-    let parquet = ParquetOut::new(&stage, &prov);
+    let parquet = ParquetOut::new(stage, &prep.prov);
     let t_report = Instant::now();
-    if let (Some(wf), Some(l)) = (&wf_out, &loaded) {
-        report::walkforward::write_parquet(&parquet, &l.panel, wf)?;
+    if let (Some(wf), Some(panel)) = (&wf_out, prep.panel()) {
+        report::walkforward::write_parquet(&parquet, panel, wf)?;
     }
     let mut report_s = t_report.elapsed().as_secs_f64();
 
-    let book = wf_out.as_ref().and_then(|wf| {
-        let l = loaded.as_ref()?;
-        let d = wf.deployment.as_ref()?;
-        Some(summary::book_weights(&l.panel.symbols, &d.weights))
-    });
-    let stress_stage = match stress_spec {
+    let book = deployment_book(prep, wf_out.as_ref());
+    let stress_stage = match &prep.stress_spec {
         None => None,
         Some(s) => Some(stress_stage(
-            s,
-            StressInputs {
-                deployment: book.as_ref(),
-                deployment_fit: wf_out.as_ref().is_some_and(|wf| wf.deployment.is_some()),
-                file_book: file_book.as_ref(),
-                panel: loaded.as_ref().map(|l| &l.panel),
-                seed: spec.seed,
-                backend: opts.backend,
-            },
+            s.clone(),
+            stress_inputs(prep, wf_out.as_ref(), book.as_ref()),
+            units,
             &parquet,
-            &progress,
+            progress,
             &mut times,
             &mut all_notes,
         )?),
@@ -277,18 +412,19 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     report_s += t.elapsed().as_secs_f64();
     notes::log(&all_notes);
     times.report_s = report_s;
-    times.total_s = started.elapsed().as_secs_f64();
-    let summary = summary::build(summary::Parts {
-        job: &job,
-        data_files,
-        data_sha256,
-        loaded: loaded.as_ref(),
+    times.total_s = prep.started.elapsed().as_secs_f64();
+    let mut summary = summary::build(summary::Parts {
+        job: &prep.job,
+        data_files: prep.data_files.clone(),
+        data_sha256: prep.data_sha256.clone(),
+        loaded: prep.loaded.as_ref(),
         wf: wf_out.as_ref(),
         stress: stress_stage.as_ref(),
         notes: all_notes,
         times,
     });
-    report::write_summary(&stage, &summary)?;
+    units.annotate(&mut summary);
+    report::write_summary(stage, &summary)?;
 
     // The release gate reads the staged reports (the same files `chloe gate`
     // reads later), so both give one verdict; its files go into the same folder.
@@ -296,15 +432,12 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     let outcome = gate::evaluate(
         stage.dir(),
         &gate_spec,
-        opts.baseline.as_deref(),
-        opts.allow_different_data,
+        prep.opts.baseline.as_deref(),
+        prep.opts.allow_different_data,
     )?;
     gate::write_gate_files(stage.dir(), &outcome)?;
     gate::print(&outcome);
-    let exit = outcome.exit();
-
-    stage.commit()?;
-    Ok(RunOutput { out, summary, exit })
+    Ok((summary, outcome.exit()))
 }
 
 /// Refuses to replace an existing folder that is not a chloe output: the
@@ -328,6 +461,34 @@ fn check_out_folder(out: &Path) -> anyhow::Result<()> {
 /// `chloe run`, `chloe walkforward`, `chloe stress`: run, print a short result, exit code.
 pub fn command(opts: &Options, stages: Stages) -> anyhow::Result<Exit> {
     let r = run(opts, stages)?;
+    print_result(&r);
+    Ok(r.exit)
+}
+
+/// `chloe run --shard I/N` (or a shard chosen by the scheduler's
+/// environment): the shard's units under `OUT/shards/`, exit 0; without a
+/// shard, a whole run.
+pub fn run_command(
+    opts: &Options,
+    shard: Option<cluster::Shard>,
+    shards: Option<u32>,
+) -> anyhow::Result<Exit> {
+    let env = |k: &str| std::env::var(k).ok();
+    let job_shards = || Ok(load(&opts.job, &opts.overrides)?.spec.cluster.shards);
+    let Some(shard) = cluster::plan::select(shard, shards, &env, &job_shards)? else {
+        return command(opts, Stages::All);
+    };
+    let prep = prepare(opts, Stages::All)?;
+    cluster::shard::run(&prep, shard)?;
+    println!(
+        "shard {shard}: units in {}",
+        cluster::store::shards_dir(&prep.out).display()
+    );
+    Ok(Exit::Ok)
+}
+
+/// Prints the short result of a run or merge.
+pub fn print_result(r: &RunOutput) {
     let s = &r.summary;
     if let Some(wf) = &s.walkforward {
         let a = &wf.aggregate;
@@ -377,5 +538,4 @@ pub fn command(opts: &Options, stages: Stages) -> anyhow::Result<Exit> {
         None => {}
     }
     println!("reports in {}", r.out.display());
-    Ok(r.exit)
 }

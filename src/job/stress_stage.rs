@@ -1,16 +1,22 @@
 //! The stress stage as the runner calls it: resolve the book (the job's
 //! weights, this run's deployment book, or a previous run's), plan, pick the
-//! backend, simulate, and stream the path rows to the report writer.
+//! backend (or read which one the shards used), then fold the blocks of
+//! paths ([`crate::cluster`] units) in path order into the summaries and
+//! bands, streaming the path rows to the report writer.
 
-use std::{collections::BTreeMap, time::Instant};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Instant,
+};
 
 use super::notes;
 use crate::{
+    cluster::{self, UnitSource},
     config::stress::{PortfolioSource, StressSpec},
     data::Panel,
     progress::Progress,
     report::{self, ParquetOut, summary::StageTimes},
-    stress::{self, BackendChoice, BackendKind, engine::Outcome},
+    stress::{self, BackendKind, engine::Outcome, summary::Accumulator},
 };
 
 /// What a stress stage produced.
@@ -51,33 +57,42 @@ pub struct StressInputs<'a> {
     pub panel: Option<&'a Panel>,
     /// Seed.
     pub seed: u64,
-    /// Backend choice.
-    pub backend: BackendChoice,
+    /// Stress paths per unit (`[cluster] block_paths`).
+    pub block_paths: u64,
 }
 
-/// Resolves the book, plans, picks the backend and simulates, streaming path
-/// rows to `stress_paths.parquet`; skipped (with the reason) for an all-cash book.
-pub fn stress_stage(
+/// The backend that ran (or runs) the stress units, and why.
+#[derive(Debug, Clone)]
+pub struct BackendInfo {
+    /// Kind of the primary backend.
+    pub kind: BackendKind,
+    /// Why that backend.
+    pub why: String,
+    /// The GPU adapter considered, if any.
+    pub adapter: Option<String>,
+    /// The CPU-vs-GPU canary, when it ran.
+    pub canary: Option<stress::canary::CanaryReport>,
+    /// A warning about the backend (a GPU the canary refused).
+    pub warning: Option<String>,
+}
+
+/// The spec with the book it stresses, or why there is nothing to stress.
+pub fn resolve_book(
     spec: StressSpec,
-    inp: StressInputs<'_>,
-    parquet: &ParquetOut<'_>,
-    progress: &Progress,
-    times: &mut StageTimes,
-    all_notes: &mut Vec<report::summary::Note>,
-) -> anyhow::Result<StressStage> {
-    let t = Instant::now();
-    let spec = match spec.portfolio.clone() {
+    inp: &StressInputs<'_>,
+) -> anyhow::Result<Result<StressSpec, String>> {
+    Ok(Ok(match spec.portfolio.clone() {
         PortfolioSource::Weights => spec,
         PortfolioSource::Deployment => {
             if !inp.deployment_fit {
-                return Ok(skip(
+                return Ok(Err(
                     "the panel is too short for a deployment fold, so there is no book to stress"
                         .into(),
                 ));
             }
             let book = inp.deployment.cloned().unwrap_or_default();
             if book.is_empty() {
-                return Ok(skip(
+                return Ok(Err(
                     "the deployment book (the strategy's book after the last bar) is all cash: nothing to stress"
                         .into(),
                 ));
@@ -87,54 +102,82 @@ pub fn stress_stage(
         PortfolioSource::Summary(p) => {
             let book = inp.file_book.cloned().unwrap_or_default();
             if book.is_empty() {
-                return Ok(skip(format!(
+                return Ok(Err(format!(
                     "the deployment book in {} is all cash: nothing to stress",
                     p.display()
                 )));
             }
             spec.with_weights(book, "stress.portfolio.from_walkforward")?
         }
+    }))
+}
+
+/// Resolves the book, plans, and folds every block of paths in path order
+/// into the summaries and bands, streaming path rows to
+/// `stress_paths.parquet`; skipped (with the reason) for an all-cash book.
+pub fn stress_stage(
+    spec: StressSpec,
+    inp: StressInputs<'_>,
+    units: &mut dyn UnitSource,
+    parquet: &ParquetOut<'_>,
+    progress: &Progress,
+    times: &mut StageTimes,
+    all_notes: &mut Vec<report::summary::Note>,
+) -> anyhow::Result<StressStage> {
+    let t = Instant::now();
+    let spec = match resolve_book(spec, &inp)? {
+        Ok(s) => s,
+        Err(why) => return Ok(skip(why)),
     };
     let planned = stress::plan(&spec, inp.panel, inp.seed)?;
     all_notes.extend(notes::stress(
         planned.estimate.as_ref(),
         planned.correlation_repair,
     ));
-    let stress::Selected {
-        mut backend,
-        why,
-        adapter,
-        canary,
-        warning,
-    } = stress::select_backend(inp.backend, &planned.plan)?;
-    if let Some(w) = &warning {
-        tracing::warn!("{w}");
-    }
-    let kind = backend.kind();
-    tracing::info!("stress backend {}: {why}", kind.as_str());
+    let plan = &planned.plan;
+    let info = units.stress_backend(plan)?;
+    let kind = info.kind;
     times.stress_plan_s = Some(t.elapsed().as_secs_f64());
     let t = Instant::now();
-    let plan = &planned.plan;
     progress.stage(
         "stress paths (all scenarios)",
         spec.paths.saturating_mul(plan.names.len() as u64),
     );
+    let exact = plan.exact_bands(plan.paths);
+    let mut outcome = Outcome {
+        summaries: Vec::new(),
+        bands: Vec::new(),
+        exact_bands: exact,
+        chunks: 0,
+        fallback_chunks: 0,
+        fallback_reason: None,
+    };
     let mut sink = parquet.sink("stress_paths.parquet", report::stress::paths_schema(), kind)?;
-    let outcome = stress::engine::run(
-        plan,
-        backend.as_mut(),
-        0..spec.paths,
-        |s, first, chunk| {
+    for (s, name) in plan.names.iter().enumerate() {
+        let mut acc = Accumulator::new(plan.capital, plan.horizon, plan.paths, exact);
+        let mut used = BTreeSet::new();
+        for unit in cluster::plan::stress_blocks(s, plan.paths, inp.block_paths) {
+            let block = units.stress_block(plan, &unit)?;
             sink.write(&report::stress::paths_batch(
-                &plan.names[s],
-                first,
-                &chunk.paths,
+                name,
+                unit.paths.start,
+                &block.paths,
             )?)?;
-            progress.inc(chunk.paths.len() as u64);
-            Ok(())
-        },
-        &|| {},
-    )?;
+            acc.push(&block.paths, &block.values);
+            acc.push_counts(&block.counts);
+            used.extend(block.backends.iter().cloned());
+            outcome.chunks += block.chunks;
+            outcome.fallback_chunks += block.fallback_chunks;
+            if outcome.fallback_reason.is_none() {
+                outcome.fallback_reason = block.fallback_reason.clone();
+            }
+            progress.inc(block.paths.len() as u64);
+        }
+        let used: Vec<&str> = used.iter().map(String::as_str).collect();
+        let (summary, bands) = acc.finish(name, &used.join("+"));
+        outcome.summaries.push(summary);
+        outcome.bands.extend(bands);
+    }
     sink.finish()?;
     times.stress_s = Some(t.elapsed().as_secs_f64());
     for s in &outcome.summaries {
@@ -151,10 +194,10 @@ pub fn stress_stage(
         spec,
         outcome,
         kind,
-        why,
-        adapter,
-        canary,
-        warning,
+        why: info.why,
+        adapter: info.adapter,
+        canary: info.canary,
+        warning: info.warning,
     })))
 }
 

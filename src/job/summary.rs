@@ -349,7 +349,9 @@ pub fn build(p: Parts<'_>) -> Summary {
             .map(|spec| crate::report::summary::GateSection { spec }),
         walkforward: wf,
         notes: p.notes.clone(),
+        mixed_backends: None,
         run: RunInfo {
+            merged_shards: None,
             wall_times: p.times.clone(),
             threads: rayon::current_num_threads(),
             host: super::provenance::host(),

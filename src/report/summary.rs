@@ -41,8 +41,21 @@ pub struct Summary {
     /// The release gate's thresholds as the run applied them (`chloe gate`
     /// reuses them); the verdict is in gate.json.
     pub gate: Option<GateSection>,
+    /// Stress units of different backend kinds merged with
+    /// `chloe merge --allow-mixed-backends` (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixed_backends: Option<MixedBackends>,
     /// What differs between runs of the same job.
     pub run: RunInfo,
+}
+
+/// Which backend kinds computed a merged run's stress units.
+#[derive(Debug, Clone, Serialize)]
+pub struct MixedBackends {
+    /// Stress units per backend kind.
+    pub units: std::collections::BTreeMap<String, usize>,
+    /// What it means for the numbers.
+    pub note: String,
 }
 
 /// The gate settings of a run.
@@ -400,6 +413,9 @@ pub struct StageTimes {
 /// The part of summary.json that differs between runs of the same job.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
+    /// Shards a merged run's units came from (absent for a single run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u32>,
     /// Wall times.
     pub wall_times: StageTimes,
     /// Worker threads.

@@ -221,7 +221,7 @@ impl SignalStrategy {
 }
 
 /// The in-sample odds and returns a signals file's edge probabilities are sized with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SignalFit {
     odds: f64,
     insample: ndarray::Array2<f64>,

@@ -24,7 +24,7 @@ use crate::{
 pub const FALLBACK_ODDS: f64 = 2.0;
 
 /// One fold's fitted classifier, applied to its test window.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EdgeFit {
     /// First bar of the test window (row 0 of `probs`).
     pub test_start: usize,

@@ -26,6 +26,7 @@ pub mod risk;
 pub mod signals;
 
 use ndarray::{Array2, ArrayView2, ArrayView3};
+use serde::{Deserialize, Serialize};
 
 pub use self::{
     builtin::{BuyAndHold, EqualWeight, PredictionFirst, RiskFirst, SignalStrategy},
@@ -78,7 +79,7 @@ pub struct FitData<'a> {
 }
 
 /// One out-of-sample prediction.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
     /// Bar index of the decision.
     pub bar: usize,
@@ -93,7 +94,7 @@ pub struct Prediction {
 }
 
 /// What a fit reports besides its model (the walk-forward's reports read it).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitReport {
     /// Out-of-sample predictions of the test window, in (bar, asset) order.
     pub predictions: Vec<Prediction>,
@@ -102,6 +103,7 @@ pub struct FitReport {
     /// Most likely regime per test bar (empty without a detector).
     pub regimes: Vec<Regime>,
     /// Regimes in probability column order.
+    #[serde(with = "regime_set")]
     pub regime_set: &'static [Regime],
     /// Feature importance (features, then regime probabilities).
     pub importance: Vec<f64>,
@@ -129,7 +131,8 @@ impl Default for FitReport {
 }
 
 /// A fitted fold: the model [`Strategy::decide`] uses, and what the fit reports.
-#[derive(Debug, Clone)]
+/// Serializable when its model is: fits are cluster units ([`crate::cluster`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fit<M> {
     /// The fold's model.
     pub model: M,
@@ -246,4 +249,30 @@ pub trait Strategy: Sync {
 
     /// Target weights at the close of `market.t`, given the fold's model and the book.
     fn decide(&mut self, model: &Self::Model, market: &Market<'_>, book: &Book) -> Decision;
+}
+
+/// A regime set as its size (the sets are the static prefixes of [`Regime::set`]).
+mod regime_set {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::regime::Regime;
+
+    pub fn serialize<S: Serializer>(set: &&'static [Regime], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(set.len() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static [Regime], D::Error> {
+        let n = u64::deserialize(d)?;
+        let set = if n == 0 {
+            &[][..]
+        } else {
+            Regime::set(n as usize)
+        };
+        if set.len() as u64 != n {
+            return Err(serde::de::Error::custom(format!(
+                "regime set of {n} regimes"
+            )));
+        }
+        Ok(set)
+    }
 }

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::{
     BackendKind, ChunkOut, StressBackend,
     cpu::CpuBackend,
+    model::PathOut,
     model::Prepared,
-    summary::{Accumulator, BandRow, ScenarioSummary},
+    summary::{Accumulator, BINS, BandRow, ScenarioSummary, band_bin},
 };
 use crate::config::stress::{MarketInputs, StressSpec};
 
@@ -152,6 +153,104 @@ pub fn run(
         out.summaries.push(summary);
         out.bands.extend(bands);
     }
+    Ok(out)
+}
+
+/// One block of paths of one scenario: what a cluster unit keeps of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Block {
+    /// Path results, in path order.
+    pub paths: Vec<PathOut>,
+    /// Daily values, path-major `[paths, horizon]`, when the job's bands are exact.
+    pub values: Vec<f32>,
+    /// Band histogram counts `[horizon, BINS + 2]`, when they are histograms.
+    pub counts: Vec<u32>,
+    /// Backends that ran the chunks (sorted, distinct).
+    pub backends: Vec<String>,
+    /// Chunks run.
+    pub chunks: u64,
+    /// Chunks the primary backend failed and the CPU re-ran.
+    pub fallback_chunks: u64,
+    /// First device error, when a fallback happened.
+    pub fallback_reason: Option<String>,
+}
+
+/// Simulates `paths` of scenario `s` in chunks on `backend`, falling back to
+/// the CPU (here and, through `use_primary`, for later blocks) when a chunk
+/// fails on a device. Exact or histogram bands follow the job's total path
+/// count ([`Plan::paths`]), never the block's, so any cut of the paths into
+/// blocks reduces to the same numbers.
+pub fn run_block(
+    plan: &Plan,
+    backend: &mut dyn StressBackend,
+    use_primary: &mut bool,
+    s: usize,
+    paths: Range<u64>,
+) -> anyhow::Result<Block> {
+    let exact = plan.exact_bands(plan.paths);
+    let p = &plan.prepared[s];
+    let horizon = plan.horizon as usize;
+    let mut cpu = CpuBackend;
+    let mut out = Block {
+        counts: if exact {
+            Vec::new()
+        } else {
+            vec![0; horizon * (BINS + 2)]
+        },
+        ..Block::default()
+    };
+    let chunk = plan
+        .chunk_paths
+        .unwrap_or_else(|| backend.max_chunk(p))
+        .max(1);
+    let inv_capital = (1.0 / plan.capital) as f32;
+    let mut first = paths.start;
+    while first < paths.end {
+        let range = first..(first + chunk).min(paths.end);
+        let res = if *use_primary {
+            match backend.run_chunk(p, range.clone(), !exact) {
+                Ok(r) => {
+                    out.backends.push(backend.kind().as_str().into());
+                    r
+                }
+                Err(e) if backend.kind() != BackendKind::Cpu => {
+                    tracing::warn!(
+                        "{} backend failed on scenario {} paths {:?}: {e:#}; re-running this and later chunks on the cpu",
+                        backend.kind().as_str(),
+                        plan.names[s],
+                        range
+                    );
+                    out.fallback_reason.get_or_insert_with(|| format!("{e:#}"));
+                    *use_primary = false;
+                    out.fallback_chunks += 1;
+                    out.backends.push("cpu".into());
+                    cpu.run_chunk(p, range.clone(), !exact)?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            out.fallback_chunks += 1;
+            out.backends.push("cpu".into());
+            cpu.run_chunk(p, range.clone(), !exact)?
+        };
+        out.paths.extend_from_slice(&res.paths);
+        if exact {
+            out.values.extend_from_slice(&res.values);
+        } else {
+            for (c, &k) in out.counts.iter_mut().zip(&res.band_counts) {
+                *c += k;
+            }
+            for path in res.values.chunks(horizon.max(1)) {
+                for (t, &v) in path.iter().enumerate() {
+                    out.counts[t * (BINS + 2) + band_bin(v, inv_capital)] += 1;
+                }
+            }
+        }
+        out.chunks += 1;
+        first = range.end;
+    }
+    out.backends.sort_unstable();
+    out.backends.dedup();
     Ok(out)
 }
 

@@ -12,7 +12,9 @@ pub mod fold;
 pub mod plan;
 pub mod replay;
 
-use ndarray::{Array2, ArrayView3};
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
 pub use self::{
@@ -32,7 +34,7 @@ use crate::{
     regime,
     strategy::{
         BuyAndHold, EqualWeight, Fit, FitData, PredictionFirst, RiskFirst, SignalStrategy,
-        Strategy, signals::Signals,
+        Strategy, builtin::SignalFit, signals::Signals,
     },
 };
 
@@ -196,10 +198,164 @@ pub fn run(
     )
 }
 
-/// What the fits and the replay share.
+/// Which fits a strategy replays with: strategies of one family share their
+/// folds' fits (`risk_first` and `prediction_first` both use the classifier's).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum FitFamily {
+    /// The classifier fit ([`crate::strategy::classifier::fit`]).
+    Classifier,
+    /// Strategies that learn nothing (`buy_and_hold`, `equal_weight`).
+    Plain,
+    /// The signals file's in-sample odds.
+    Signals,
+}
+
+impl FitFamily {
+    /// The family whose fits strategy `kind` replays with.
+    pub fn of(kind: StrategyKind) -> Self {
+        match kind {
+            StrategyKind::RiskFirst | StrategyKind::PredictionFirst => Self::Classifier,
+            StrategyKind::BuyAndHold | StrategyKind::EqualWeight => Self::Plain,
+            StrategyKind::Signals => Self::Signals,
+        }
+    }
+}
+
+/// The families a job's walk-forward fits: the replayed strategy's, then the
+/// compared strategies', each once.
+pub fn families(strategy: &StrategySpec) -> Vec<FitFamily> {
+    let mut out = Vec::new();
+    for k in std::iter::once(strategy.kind).chain(strategy.compare.iter().copied()) {
+        let f = FitFamily::of(k);
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// One fold's fit of one family: the content of a cluster unit.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum FamilyFit {
+    /// A classifier fit.
+    Classifier(Fit<crate::strategy::classifier::EdgeFit>),
+    /// A fit that learns nothing.
+    Plain(Fit<()>),
+    /// A signals fit.
+    Signals(Fit<SignalFit>),
+}
+
+/// Every fold's fit of one family (fold order), and the deployment fold's.
+pub type FamilyFits = (Vec<FamilyFit>, Option<FamilyFit>);
+
+/// The fold plan of a walk-forward on a panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Folds in order.
+    pub folds: Vec<Fold>,
+    /// The deployment fold, when the panel is long enough.
+    pub deploy: Option<Fold>,
+    /// Bars skipped at the start for warm-up.
+    pub warmup: usize,
+}
+
+/// Plans the folds of `spec` on `panel` with features warming up over `features_warmup` bars.
+pub fn layout(
+    panel: &Panel,
+    features_warmup: usize,
+    spec: &WalkforwardSpec,
+) -> Result<Layout, crate::error::DataError> {
+    let warmup = warmup(features_warmup);
+    let folds = plan::plan(panel.n_bars(), warmup, spec)?;
+    let deploy = plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec);
+    Ok(Layout {
+        folds,
+        deploy,
+        warmup,
+    })
+}
+
+/// The arrays every fit reads besides the features (computed once per process).
+pub struct FitArrays {
+    state: Array2<f64>,
+    returns: Array2<f64>,
+    forward: Array2<f64>,
+}
+
+impl FitArrays {
+    /// Market state, one-bar and forward returns of `panel` over the label horizon.
+    pub fn new(panel: &Panel, spec: &WalkforwardSpec) -> Self {
+        let (returns, forward) = returns_and_forward(panel, spec.lookahead);
+        Self {
+            state: regime::market_state(panel),
+            returns,
+            forward,
+        }
+    }
+
+    fn data<'a>(
+        &'a self,
+        panel: &Panel,
+        features: ArrayView3<'a, f64>,
+        spec: &'a WalkforwardSpec,
+        sizing: &'a SizingSpec,
+        seed: u64,
+    ) -> FitData<'a> {
+        FitData {
+            features,
+            state: self.state.view(),
+            forward: self.forward.view(),
+            returns: self.returns.view(),
+            bars_per_year: panel.bars_per_year,
+            spec,
+            sizing,
+            seed,
+        }
+    }
+}
+
+/// Fits fold `fold` for `family` (pure: the same inputs give the same bits).
+pub fn fit_fold(
+    family: FitFamily,
+    arrays: &FitArrays,
+    panel: &Panel,
+    features: &FeatureInput<'_>,
+    settings: &Settings<'_>,
+    seed: u64,
+    fold: Fold,
+) -> anyhow::Result<FamilyFit> {
+    let data = arrays.data(
+        panel,
+        features.values.view(),
+        settings.spec,
+        settings.sizing,
+        seed,
+    );
+    Ok(match family {
+        FitFamily::Classifier => {
+            FamilyFit::Classifier(RiskFirst::new(settings.sizing).fit(&data, fold))
+        }
+        FitFamily::Plain => FamilyFit::Plain(BuyAndHold::default().fit(&data, fold)),
+        FitFamily::Signals => FamilyFit::Signals(signal_strategy(settings)?.fit(&data, fold)),
+    })
+}
+
+fn signal_strategy(st: &Settings<'_>) -> anyhow::Result<SignalStrategy> {
+    let signals = st.signals.ok_or_else(|| {
+        ConfigError::invalid(
+            "strategy.signals",
+            "was not loaded for the signals strategy",
+        )
+    })?;
+    Ok(SignalStrategy::new(signals.clone(), st.sizing))
+}
+
+/// What the replays share.
 struct Ctx<'a> {
     panel: &'a Panel,
-    data: FitData<'a>,
+    returns: ArrayView2<'a, f64>,
     folds: &'a [Fold],
     deploy: Option<Fold>,
     settings: &'a Settings<'a>,
@@ -217,8 +373,12 @@ struct Walked {
 type Fits<M> = (Vec<Fit<M>>, Option<Fit<M>>);
 
 /// Fits every fold (and the deployment fold) in parallel.
-fn fit_all<S: Strategy>(s: &S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Fits<S::Model> {
-    let data = &ctx.data;
+fn fit_all<S: Strategy>(
+    s: &S,
+    data: &FitData<'_>,
+    ctx: &Ctx<'_>,
+    progress: Option<&Progress>,
+) -> Fits<S::Model> {
     rayon::join(
         || {
             ctx.folds
@@ -236,24 +396,15 @@ fn fit_all<S: Strategy>(s: &S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Fi
     )
 }
 
-/// Fits every fold in parallel, then replays serially.
-fn walk<S: Strategy>(s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
-    let started = std::time::Instant::now();
-    let fits = fit_all(&s, ctx, progress);
-    let fit_s = started.elapsed().as_secs_f64();
-    walk_fitted(s, ctx, fits, fit_s)
-}
-
 /// Replays `s` with its folds' fits.
 fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s: f64) -> Walked {
-    let data = &ctx.data;
     let (fits, dfit) = fits;
     let started = std::time::Instant::now();
     let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
     let rep = replay::replay(
         &mut s,
         ctx.panel,
-        data.returns,
+        ctx.returns,
         ctx.folds,
         &models,
         ctx.deploy
@@ -356,61 +507,73 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
     }
 }
 
-/// The classifier's fits, shared by `risk_first` and `prediction_first`
-/// (both fit [`crate::strategy::classifier::fit`] on the same inputs), made once.
-#[derive(Default)]
-struct Shared {
-    classifier: Option<(Fits<crate::strategy::classifier::EdgeFit>, f64)>,
+/// Unwraps a family's fits as the model type `M` of the strategy replaying them.
+fn typed<M>(fits: &FamilyFits, pick: fn(&FamilyFit) -> Option<&Fit<M>>) -> anyhow::Result<Fits<M>>
+where
+    Fit<M>: Clone,
+{
+    let one = |f: &FamilyFit| {
+        pick(f).cloned().ok_or_else(|| {
+            anyhow::anyhow!("internal error: a fold fit of the wrong family for this strategy")
+        })
+    };
+    Ok((
+        fits.0.iter().map(one).collect::<anyhow::Result<_>>()?,
+        fits.1.as_ref().map(one).transpose()?,
+    ))
 }
 
-impl Shared {
-    fn classifier(
-        &mut self,
-        ctx: &Ctx<'_>,
-        progress: Option<&Progress>,
-    ) -> (Fits<crate::strategy::classifier::EdgeFit>, f64) {
-        self.classifier
-            .get_or_insert_with(|| {
-                let started = std::time::Instant::now();
-                let fits = fit_all(&RiskFirst::new(ctx.settings.sizing), ctx, progress);
-                (fits, started.elapsed().as_secs_f64())
-            })
-            .clone()
+fn classifier(f: &FamilyFit) -> Option<&Fit<crate::strategy::classifier::EdgeFit>> {
+    match f {
+        FamilyFit::Classifier(x) => Some(x),
+        _ => None,
     }
 }
 
-/// Walks the built-in strategy `kind` forward.
+fn plain(f: &FamilyFit) -> Option<&Fit<()>> {
+    match f {
+        FamilyFit::Plain(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn signal(f: &FamilyFit) -> Option<&Fit<SignalFit>> {
+    match f {
+        FamilyFit::Signals(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// Replays the built-in strategy `kind` with its family's fits.
 fn walk_kind(
     kind: StrategyKind,
     ctx: &Ctx<'_>,
-    progress: Option<&Progress>,
-    shared: &mut Shared,
+    fits: &BTreeMap<FitFamily, FamilyFits>,
 ) -> anyhow::Result<Walked> {
     let st = ctx.settings;
+    let fam = fits.get(&FitFamily::of(kind)).ok_or_else(|| {
+        anyhow::anyhow!("internal error: no fits of the {} strategy", kind.name())
+    })?;
     Ok(match kind {
         StrategyKind::RiskFirst => {
-            let (fits, fit_s) = shared.classifier(ctx, progress);
-            walk_fitted(RiskFirst::new(st.sizing), ctx, fits, fit_s)
+            walk_fitted(RiskFirst::new(st.sizing), ctx, typed(fam, classifier)?, 0.0)
         }
-        StrategyKind::PredictionFirst => {
-            let (fits, fit_s) = shared.classifier(ctx, progress);
-            walk_fitted(PredictionFirst::new(st.sizing), ctx, fits, fit_s)
+        StrategyKind::PredictionFirst => walk_fitted(
+            PredictionFirst::new(st.sizing),
+            ctx,
+            typed(fam, classifier)?,
+            0.0,
+        ),
+        StrategyKind::BuyAndHold => {
+            walk_fitted(BuyAndHold::default(), ctx, typed(fam, plain)?, 0.0)
         }
-        StrategyKind::BuyAndHold => walk(BuyAndHold::default(), ctx, progress),
-        StrategyKind::EqualWeight => walk(EqualWeight::new(st.strategy.rebalance), ctx, progress),
-        StrategyKind::Signals => {
-            let signals = st.signals.ok_or_else(|| {
-                ConfigError::invalid(
-                    "strategy.signals",
-                    "was not loaded for the signals strategy",
-                )
-            })?;
-            walk(
-                SignalStrategy::new(signals.clone(), st.sizing),
-                ctx,
-                progress,
-            )
-        }
+        StrategyKind::EqualWeight => walk_fitted(
+            EqualWeight::new(st.strategy.rebalance),
+            ctx,
+            typed(fam, plain)?,
+            0.0,
+        ),
+        StrategyKind::Signals => walk_fitted(signal_strategy(st)?, ctx, typed(fam, signal)?, 0.0),
     })
 }
 
@@ -429,9 +592,45 @@ fn stats(w: &Walked, capital: f64, bars_per_year: f64) -> StrategyStats {
     }
 }
 
+/// Fits every fold of `family` (and the deployment fold) in parallel.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one family's fits and their inputs"
+)]
+fn fit_family(
+    family: FitFamily,
+    arrays: &FitArrays,
+    panel: &Panel,
+    features: &FeatureInput<'_>,
+    settings: &Settings<'_>,
+    seed: u64,
+    layout: &Layout,
+    progress: Option<&Progress>,
+) -> anyhow::Result<FamilyFits> {
+    let fit = |f: Fold| fit_fold(family, arrays, panel, features, settings, seed, f);
+    let (folds, deploy) = rayon::join(
+        || {
+            layout
+                .folds
+                .par_iter()
+                .map(|&f| {
+                    let r = fit(f);
+                    if let Some(p) = progress {
+                        p.inc(1);
+                    }
+                    r
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        },
+        || layout.deploy.map(fit).transpose(),
+    );
+    Ok((folds?, deploy?))
+}
+
 /// Runs the walk-forward of `settings.strategy` over a panel with
 /// precomputed features, and replays each compared strategy beside it on
-/// the same folds, data and costs.
+/// the same folds, data and costs: every fold's fit ([`fit_fold`]), then
+/// [`replay_fitted`].
 ///
 /// `progress` is advanced once per fitted fold of the replayed strategy.
 pub fn run_with(
@@ -441,14 +640,47 @@ pub fn run_with(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
-    run_inner(
+    let layout = layout(panel, features.warmup, settings.spec)?;
+    let started = std::time::Instant::now();
+    let arrays = FitArrays::new(panel, settings.spec);
+    let mut fits = BTreeMap::new();
+    for (k, family) in families(settings.strategy).into_iter().enumerate() {
+        let p = progress.filter(|_| k == 0);
+        let f = fit_family(
+            family, &arrays, panel, &features, settings, seed, &layout, p,
+        )?;
+        fits.insert(family, f);
+    }
+    tracing::info!(
+        "fits {:.2}s (parallel over folds)",
+        started.elapsed().as_secs_f64()
+    );
+    replay_fitted(panel, features.names, &layout, settings, seed, &fits)
+}
+
+/// The continuous replays of the job's strategies from their folds' fits
+/// (in memory, or decoded from cluster units): the serial part of the
+/// walk-forward, metrics and aggregates included.
+pub fn replay_fitted(
+    panel: &Panel,
+    feature_names: &[String],
+    layout: &Layout,
+    settings: &Settings<'_>,
+    seed: u64,
+    fits: &BTreeMap<FitFamily, FamilyFits>,
+) -> anyhow::Result<Walkforward> {
+    let returns = panel.returns();
+    let ctx = Ctx {
         panel,
-        features,
+        returns: returns.view(),
+        folds: &layout.folds,
+        deploy: layout.deploy,
         settings,
-        seed,
-        progress,
-        |ctx, p, shared| walk_kind(settings.strategy.kind, ctx, p, shared),
-    )
+    };
+    let main = walk_kind(settings.strategy.kind, &ctx, fits)?;
+    assemble(&ctx, feature_names, layout.warmup, seed, main, |k| {
+        walk_kind(k, &ctx, fits)
+    })
 }
 
 /// Runs the walk-forward of a library user's `strategy` (in place of
@@ -461,46 +693,55 @@ pub fn run_strategy<S: Strategy>(
     seed: u64,
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
-    run_inner(panel, features, settings, seed, progress, |ctx, p, _| {
-        Ok(walk(strategy, ctx, p))
+    let layout = layout(panel, features.warmup, settings.spec)?;
+    let arrays = FitArrays::new(panel, settings.spec);
+    let data = arrays.data(
+        panel,
+        features.values.view(),
+        settings.spec,
+        settings.sizing,
+        seed,
+    );
+    let ctx = Ctx {
+        panel,
+        returns: data.returns,
+        folds: &layout.folds,
+        deploy: layout.deploy,
+        settings,
+    };
+    let started = std::time::Instant::now();
+    let fits = fit_all(&strategy, &data, &ctx, progress);
+    let main = walk_fitted(strategy, &ctx, fits, started.elapsed().as_secs_f64());
+    let mut fits = BTreeMap::new();
+    for &k in &settings.strategy.compare {
+        let family = FitFamily::of(k);
+        if !fits.contains_key(&family) {
+            let f = fit_family(
+                family, &arrays, panel, &features, settings, seed, &layout, None,
+            )?;
+            fits.insert(family, f);
+        }
+    }
+    assemble(&ctx, features.names, layout.warmup, seed, main, |k| {
+        walk_kind(k, &ctx, &fits)
     })
 }
 
-fn run_inner(
-    panel: &Panel,
-    features: FeatureInput<'_>,
-    settings: &Settings<'_>,
+/// The walk-forward result from the main strategy's replay and the compared ones'.
+fn assemble(
+    ctx: &Ctx<'_>,
+    feature_names: &[String],
+    warmup: usize,
     seed: u64,
-    progress: Option<&Progress>,
-    main: impl FnOnce(&Ctx<'_>, Option<&Progress>, &mut Shared) -> anyhow::Result<Walked>,
+    main: Walked,
+    mut compare: impl FnMut(StrategyKind) -> anyhow::Result<Walked>,
 ) -> anyhow::Result<Walkforward> {
+    let (panel, settings) = (ctx.panel, ctx.settings);
     let spec = settings.spec;
-    let warmup = warmup(features.warmup);
-    let folds = plan::plan(panel.n_bars(), warmup, spec)?;
-    let state = regime::market_state(panel);
-    let (returns, forward) = returns_and_forward(panel, spec.lookahead);
-    let ctx = Ctx {
-        panel,
-        data: FitData {
-            features: features.values.view(),
-            state: state.view(),
-            forward: forward.view(),
-            returns: returns.view(),
-            bars_per_year: panel.bars_per_year,
-            spec,
-            sizing: settings.sizing,
-            seed,
-        },
-        folds: &folds,
-        deploy: plan::deployment_fold(panel.n_bars(), warmup, folds.len(), spec),
-        settings,
-    };
-    let mut shared = Shared::default();
-    let main = main(&ctx, progress, &mut shared)?;
     let capital = settings.portfolio.capital;
     let mut strategies = vec![stats(&main, capital, panel.bars_per_year)];
     for &k in &settings.strategy.compare {
-        let w = walk_kind(k, &ctx, None, &mut shared)?;
+        let w = compare(k)?;
         strategies.push(stats(&w, capital, panel.bars_per_year));
     }
     let Walked {
@@ -509,7 +750,7 @@ fn run_inner(
         replay,
         deployment,
     } = main;
-    let mut columns: Vec<String> = features.names.to_vec();
+    let mut columns: Vec<String> = feature_names.to_vec();
     if let Some(first) = results.first() {
         columns.extend(first.regime_set.iter().map(|r| format!("p_{}", r.name())));
     }
