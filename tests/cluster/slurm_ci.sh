@@ -153,7 +153,7 @@ passed=$((passed + 1))
 echo "== slurm 2: kill task $victim midway, resubmit it, resume, merge"
 t0=$SECONDS
 # More stress paths: the stress units take long enough to kill a task in them.
-job=$(job_file resume 40000 2000)
+job=$(job_file resume 20000 1000)
 single_run "$job" "$W/single2"
 out=$W/out2
 submit "$job" "$out" "$shards"
@@ -165,7 +165,16 @@ until [ "$(units_done "$out" "$victim" "$shards")" -ge 1 ]; do
   [ "$SECONDS" -lt "$deadline" ] || fail "task $victim wrote no unit within 120 s"
   sleep 0.05
 done
-scancel --full --signal=KILL "${first}_${victim}"
+# A real SIGKILL of the task's processes (`scancel --signal=KILL` is a
+# cancel: SIGTERM first, then SIGKILL after KillWait).
+pids=$({ scontrol listpids "${first}_${victim}" 2>&1 || true; } | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1 }')
+if [ -z "$pids" ]; then
+  # listpids needs slurmd's step tracking; the task's command line is unique too.
+  pids=$(pgrep -f -- "--out $out --backend cpu --shard $victim/$shards" || true)
+fi
+[ -n "$pids" ] || fail "found no process of task ${first}_${victim}"
+# shellcheck disable=SC2086
+kill -KILL $pids
 done_at_kill=$(units_done "$out" "$victim" "$shards")
 wait_gone 300 "$first" "$first_merge"
 victim_state=$(states "${first}_${victim}")
