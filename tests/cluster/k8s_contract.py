@@ -25,6 +25,7 @@ test, not a cluster test: no scheduler, image or volume plugin is involved.
 
 import argparse
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -189,9 +190,15 @@ def run(chloe: str, job: str | None, workers: int) -> int:
             print(f"FAIL pod JOB_COMPLETION_INDEX={i} exited {rc}:\n{err[-2000:]}")
         if bad:
             return 1
+        out = Path(cmd[cmd.index("--out") + 1])
+        # Each pod took its own index from JOB_COMPLETION_INDEX: the units' manifests say which.
+        writers = {json.loads(m.read_text())["shard"] for m in out.glob("shards/*/manifest.json")}
+        expected = {f"{i}/{n}" for i in range(n)}
+        if writers != expected:
+            print(f"FAIL units written by shards {sorted(writers)}, expected {sorted(expected)}")
+            return 1
         mcmd = localize(mc["command"], chloe, volume, job)
         m = subprocess.run(mcmd, env=pod_env(mc), capture_output=True, text=True)
-        out = Path(cmd[cmd.index("--out") + 1])
         single = Path(tmp) / "single"
         scmd = [a for a in cmd]
         scmd[scmd.index("--out") + 1] = str(single)
