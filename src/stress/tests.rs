@@ -666,3 +666,35 @@ fn shaders_validate_with_naga() {
         .unwrap_or_else(|e| panic!("{e:?}"));
     }
 }
+
+/// Blocks of paths (cluster units) reduce to the whole run's numbers, and
+/// the band mode follows the job's path count, not a block's: with
+/// `exact_band_paths = 100`, 512 paths get histogram bands even from blocks
+/// of 64 paths.
+#[test]
+fn blocks_reduce_to_the_whole_run_in_both_band_modes() {
+    use super::summary::Accumulator;
+    for (extra, exact) in [("", true), ("exact_band_paths = 100", false)] {
+        let s = heavy(extra);
+        let p = plan(&s, 7, Vec::new());
+        let whole = engine::run(&p, &mut CpuBackend, 0..p.paths, |_, _, _| Ok(()), &|| {}).unwrap();
+        assert_eq!(whole.exact_bands, exact);
+        let (mut summaries, mut bands) = (Vec::new(), Vec::new());
+        for sc in 0..p.names.len() {
+            let mut acc = Accumulator::new(p.capital, p.horizon, p.paths, p.exact_bands(p.paths));
+            let mut primary = true;
+            for r in [0..64, 64..100, 100..300, 300..512] {
+                let b = engine::run_block(&p, &mut CpuBackend, &mut primary, sc, r).unwrap();
+                assert_eq!(b.values.is_empty(), !exact);
+                assert_eq!(b.counts.is_empty(), exact);
+                acc.push(&b.paths, &b.values);
+                acc.push_counts(&b.counts);
+            }
+            let (sm, bd) = acc.finish(&p.names[sc], "cpu");
+            summaries.push(sm);
+            bands.extend(bd);
+        }
+        assert_eq!(summaries, whole.summaries, "{extra}");
+        assert_eq!(bands, whole.bands, "{extra}");
+    }
+}

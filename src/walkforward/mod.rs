@@ -715,11 +715,10 @@ pub fn run_strategy<S: Strategy>(
     let mut fits = BTreeMap::new();
     for &k in &settings.strategy.compare {
         let family = FitFamily::of(k);
-        if !fits.contains_key(&family) {
-            let f = fit_family(
+        if let std::collections::btree_map::Entry::Vacant(e) = fits.entry(family) {
+            e.insert(fit_family(
                 family, &arrays, panel, &features, settings, seed, &layout, None,
-            )?;
-            fits.insert(family, f);
+            )?);
         }
     }
     assemble(&ctx, features.names, layout.warmup, seed, main, |k| {

@@ -1,5 +1,6 @@
 //! Integration tests: the built binary on files the tests write themselves.
 
+mod cluster;
 mod data;
 mod gate;
 mod metrics;
