@@ -2,6 +2,7 @@
 
 mod cluster;
 mod data;
+mod faults;
 mod gate;
 mod metrics;
 mod optimize;
