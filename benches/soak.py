@@ -514,6 +514,7 @@ def main() -> int:
     print(f"wrong results: {len(wrong)}")
     for w in wrong[:20]:
         print(f"  {w}")
+    print(f"soak: {runs - len(wrong)} passed, {len(wrong)} failed")
     return 1 if wrong else 0
 
 
