@@ -110,10 +110,13 @@ states() {
   scontrol show job -o "$1" | sed -E 's/.*JobState=([A-Z_]+).*ExitCode=([0-9:]+).*/\1 \2/'
 }
 
+# expect_completed WHAT ID TASKS: every one of the job's TASKS ended COMPLETED, exit 0.
 expect_completed() {
-  local what=$1 id=$2 bad
-  bad=$(states "$id" | grep -v '^COMPLETED 0:0$' || true)
+  local what=$1 id=$2 tasks=$3 all bad
+  all=$(states "$id")
+  bad=$(grep -v '^COMPLETED 0:0$' <<<"$all" || true)
   [ -z "$bad" ] || fail "$what (job $id) did not end COMPLETED 0:0: $bad"
+  [ "$(wc -l <<<"$all")" = "$tasks" ] || fail "$what (job $id): expected $tasks task(s), found: $all"
 }
 
 # Job files with absolute data paths, for tasks that start elsewhere.
@@ -144,8 +147,8 @@ job=$(job_file tiny 400 100)
 single_run "$job" "$W/single"
 submit "$job" "$W/out" "$shards"
 wait_gone 300 "$array" "$merge"
-expect_completed "shard array" "$array"
-expect_completed "merge" "$merge"
+expect_completed "shard array" "$array" "$shards"
+expect_completed "merge" "$merge" 1
 python3 "$here/compare_reports.py" "$W/single" "$W/out" || fail "merged reports differ from the single run"
 echo "ok   array $array + merge $merge COMPLETED, reports identical ($((SECONDS - t0)) s)"
 passed=$((passed + 1))
@@ -194,8 +197,8 @@ grep -Eq "resubmit array indices ([0-9]+,)*$victim(,[0-9]+)* of $shards" "$W/log
 echo "     task $victim: $victim_state after SIGKILL with $done_at_kill unit(s) done; merge $merge_state; chloe merge exit 2"
 submit --indices "$victim" "$job" "$out" "$shards"
 wait_gone 300 "$array" "$merge"
-expect_completed "resubmitted task $victim" "$array"
-expect_completed "merge after the resubmit" "$merge"
+expect_completed "resubmitted task $victim" "$array" 1
+expect_completed "merge after the resubmit" "$merge" 1
 log="$W/logs/chloe-shard-${array}_${victim}.out"
 skipped=$(grep -c 'complete and verified, skipped' "$log" || true)
 [ "$skipped" -ge 1 ] || fail "the resubmitted task did not skip any verified unit: $(cat "$log")"
