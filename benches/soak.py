@@ -22,7 +22,7 @@ The seed plan's "99.9% uptime in simulation", measured: each run picks a flow
 
 Under the fault, every step must succeed or fail cleanly: exit 2 or 3 with an
 `error:` line, and no complete-looking folder (a summary.json beside reports
-that are not the clean run's). Then the fault is removed and the run resumed
+that are not the clean run's; a failed single run leaves no report at all). Then the fault is removed and the run resumed
 (the failed shards rerun, skipping verified units; the merge or the single
 run again): the reports must be byte-identical to a clean single run
 (summary.json minus `run`), with the clean run's exit code. A GPU chunk
@@ -165,12 +165,16 @@ class Soak:
                 shutil.rmtree(out)
 
     # ---------------------------------------------------------------- checks
-    def check_not_complete_looking(self, out, backend):
-        """After a failed step: either no summary.json, or the clean run's reports."""
+    def check_not_complete_looking(self, out, backend, single=False):
+        """After a failed step: either no summary.json (the mark of a complete
+        folder; a merge moves it in last), or the clean run's reports. A single
+        run replaces its folder whole, so it leaves no report file at all."""
         if (out / "summary.json").exists():
             diff = differences(self.refs[backend][0], out)
             if diff:
                 raise Wrong(f"failed step left a complete-looking folder {out}: {diff[:3]}")
+        elif single and out.exists() and files(out):
+            raise Wrong(f"failed single run left reports without summary.json: {sorted(files(out))[:4]}")
 
     def check_final(self, out, backend, step):
         ref, rc = self.refs[backend]
@@ -263,7 +267,7 @@ class Soak:
                     s = self.step(self.argv_run(out, backend), kill_after=t)
                     bit = s.killed
                     if s.killed:
-                        self.check_not_complete_looking(out, backend)
+                        self.check_not_complete_looking(out, backend, single=True)
                         if prior and not (out / "summary.json").exists():
                             raise Wrong("a killed run removed the previous complete folder")
                     elif s.rc not in (0, 1):
@@ -353,7 +357,7 @@ class Soak:
             if s.rc in (0, 1):
                 # The fault did not stop the run (a GPU failure falls back).
                 return False, self.check_final(out, backend, s)
-            self.check_not_complete_looking(out, backend)
+            self.check_not_complete_looking(out, backend, single=True)
             if relieve:
                 relieve()
             final = self.step(self.argv_run(out, backend))
@@ -415,7 +419,7 @@ class Soak:
             if s.rc not in (0, 1) and not s.clean_failure():
                 raise Wrong(f"read-only folder: {s.describe()}")
         if bit:
-            self.check_not_complete_looking(target, backend)
+            self.check_not_complete_looking(target, backend, single=flow == "single")
         if self.can_mount:
             self.unmount(ro)
         else:
@@ -478,6 +482,10 @@ def main() -> int:
 
     soak = Soak(a)
     soak.flows = flows
+    # SIGINT or SIGTERM: finish the current run, unmount, print the counts.
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
     started = time.monotonic()
     faults, bit, outcomes, wrong = Counter(), Counter(), Counter(), []
     runs = 0
@@ -485,7 +493,7 @@ def main() -> int:
         soak.prepare(["cpu", "gpu"] if "gpu_fail" in kinds else ["cpu"])
         print(f"soak: {soak.chloe} on {a.job}; kinds {kinds}, flows {flows}; "
               f"tmpfs/bind mounts {'yes' if soak.can_mount else 'no (ulimit -f, chmod)'}", flush=True)
-        while runs < a.runs and time.monotonic() - started < a.max_seconds:
+        while runs < a.runs and time.monotonic() - started < a.max_seconds and not stop:
             kind = soak.rng.choice(kinds)
             flow = "sharded" if kind == "corrupt" else soak.rng.choice(flows)
             n = soak.rng.randint(2, 4) if flow == "sharded" else 1
@@ -506,6 +514,8 @@ def main() -> int:
             subprocess.run(["umount", str(m)])
         shutil.rmtree(soak.root, ignore_errors=True)
     wall = time.monotonic() - started
+    if stop:
+        print("soak: stopped by a signal")
     print(f"runs: {runs} in {wall:.1f} s ({wall / max(runs, 1):.2f} s per run)")
     print("faults by kind: " + ", ".join(f"{k} {faults[k]} (made a step fail: {bit[k]})" for k in kinds))
     print(f"recovered: {outcomes['recovered']} (identical {outcomes['identical']}, "
