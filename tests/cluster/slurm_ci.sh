@@ -7,7 +7,9 @@
 #      (the job state, not `sbatch --wait`'s exit code, which is 0 even for a
 #      dependent job that was cancelled and never ran), and compares the
 #      merged reports with a single-machine run byte for byte;
-#   2. submits the array again into a new folder, SIGKILLs one task midway
+#   2. the same with the GPU template (a GPU declared to Slurm without a
+#      device file; chloe computes on whatever Vulkan adapter it finds);
+#   3. submits the array again into a new folder, SIGKILLs one task midway
 #      (after it finished some units, before it finished all), checks the
 #      merge was cancelled and `chloe merge` exits 2 naming that index,
 #      resubmits only that index (submit.sh --indices K), and checks the
@@ -153,7 +155,21 @@ python3 "$here/compare_reports.py" "$W/single" "$W/out" || fail "merged reports 
 echo "ok   array $array + merge $merge COMPLETED, reports identical ($((SECONDS - t0)) s)"
 passed=$((passed + 1))
 
-echo "== slurm 2: kill task $victim midway, resubmit it, resume, merge"
+echo "== slurm 2: the GPU template (--gres=gpu:1, --backend gpu), 2 shards + merge vs a single GPU run"
+t0=$SECONDS
+job=$(job_file gpu 400 100)
+rc=0
+"$chloe" --quiet run "$job" --out "$W/single-gpu" --backend gpu >"$W/logs/single-gpu.log" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "single GPU run exited $rc: $(tail -n 5 "$W/logs/single-gpu.log")"
+submit --gpu "$job" "$W/out-gpu" 2
+wait_gone 300 "$array" "$merge"
+expect_completed "GPU shard array" "$array" 2
+expect_completed "merge" "$merge" 1
+python3 "$here/compare_reports.py" "$W/single-gpu" "$W/out-gpu" || fail "merged GPU reports differ from the single GPU run"
+echo "ok   GPU array $array + merge $merge COMPLETED, reports identical ($((SECONDS - t0)) s)"
+passed=$((passed + 1))
+
+echo "== slurm 3: kill task $victim midway, resubmit it, resume, merge"
 t0=$SECONDS
 # More stress paths: the stress units take long enough to kill a task in them.
 job=$(job_file resume 20000 1000)

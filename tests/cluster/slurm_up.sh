@@ -103,9 +103,13 @@ DependencyParameters=kill_invalid_depend
 MinJobAge=600
 SchedulerParameters=sched_interval=1
 KillWait=2
-$node NodeAddr=127.0.0.1 State=UNKNOWN
+# One GPU without a device file: enough to schedule --gres=gpu:1 tasks (chloe
+# finds its adapter through Vulkan, lavapipe in CI, not through Slurm).
+GresTypes=gpu
+$node NodeAddr=127.0.0.1 Gres=gpu:1 State=UNKNOWN
 PartitionName=ci Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+  echo "NodeName=$host Name=gpu File=/dev/null" >"$w/gres.conf"
 
   # -i: ignore saved state; -D: foreground, so $! is the daemon.
   start_daemon slurmctld /usr/sbin/slurmctld -D -i -f "$SLURM_CONF"
