@@ -61,7 +61,13 @@ submitted=()
 cleanup() {
   local rc=$?
   if [ ${#submitted[@]} -gt 0 ]; then
+    # Cancel what is still queued or running, and give the steps 5 s to end
+    # (slurmd must still be up to stop them).
     scancel "${submitted[@]}" 2>/dev/null || true
+    for _ in $(seq 50); do
+      [ -z "$(squeue -h 2>/dev/null)" ] && break
+      sleep 0.1
+    done
   fi
   slurm_down
   if [ "${CHLOE_KEEP_SLURM_WORK:-0}" = 1 ] || [ "$rc" != 0 ]; then
