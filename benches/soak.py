@@ -85,6 +85,9 @@ class Soak:
         self.can_mount = self._mount_works()
         self.durations = {}
         self.refs = {}
+        # Exit codes of the steps that failed cleanly, by fault kind.
+        self.kind = None
+        self.exits = Counter()
         self.n_folds = 0
 
     # ---------------------------------------------------------------- processes
@@ -132,6 +135,8 @@ class Soak:
             raise Wrong(f"unclean exit: {s.describe()}")
         if s.rc in (2, 3) and "error:" not in err:
             raise Wrong(f"exit {s.rc} without an error line: {s.describe()}")
+        if s.rc in (2, 3) and self.kind:
+            self.exits[(self.kind, s.rc)] += 1
         return s
 
     def timed(self, key, argv):
@@ -499,6 +504,7 @@ def main() -> int:
             n = soak.rng.randint(2, 4) if flow == "sharded" else 1
             runs += 1
             faults[kind] += 1
+            soak.kind = kind
             try:
                 b, outcome = soak.one(kind, flow, n)
                 bit[kind] += b
@@ -520,6 +526,8 @@ def main() -> int:
     print("faults by kind: " + ", ".join(f"{k} {faults[k]} (made a step fail: {bit[k]})" for k in kinds))
     print(f"recovered: {outcomes['recovered']} (identical {outcomes['identical']}, "
           f"declared GPU fallback within tolerance {outcomes['declared_fallback']})")
+    print("failed steps by exit code (all with an error line): " + ", ".join(
+        f"{k} (exit 2: {soak.exits[(k, 2)]}, exit 3: {soak.exits[(k, 3)]})" for k in kinds))
     print(f"clean failures after the resume: {outcomes['clean_failure']}")
     print(f"wrong results: {len(wrong)}")
     for w in wrong[:20]:
