@@ -15,19 +15,20 @@
 //! ([`Local`]); its units pass through the same encoding ([`codec`]), so a
 //! merge and a single run reduce the same bits and write the same bytes.
 //!
-//! The stress units need the deployment book, which comes from the
-//! continuous replay over every fold's fits (the risk engine reads the
+//! When the stress test's book is the deployment book
+//! (`from_walkforward = true`), the stress units need it, and it comes from
+//! the continuous replay over every fold's fits (the risk engine reads the
 //! account's drawdown), so a stress block depends on all fit units. One
-//! array serves both: a shard first computes its own units' fits, then, if
-//! it has stress blocks, reads every fit unit already on disk and computes
-//! (and writes) the missing ones itself, starting at a point of the fold list
-//! that depends on its index, so shards running at once spread over the
-//! folds and pick up each other's units. Fits are deterministic, so a fit
-//! computed twice is the same unit. Measured (BENCHMARKS.md "Cluster"): the
-//! fits are a small share of a job with a large stress test, and a
-//! two-step chain (the array once for the fits, then again) is never needed
-//! for correctness; it only saves the duplicated fits when every shard
-//! starts at once.
+//! array serves both: a shard first computes its own fit units, then, if it
+//! has stress blocks, reads every fit unit already on disk and computes (and
+//! writes) the missing ones itself, starting at a point of the fold list that
+//! depends on its index, so shards running at once spread over the folds and
+//! pick up each other's units. Fits are deterministic, so a fit computed
+//! twice is the same unit. The alternative, a two-step chain (an array for
+//! the fits, then one for the stress), needs a second submission for a
+//! saving that is small where sharding matters: the fits of a 500-asset job
+//! take a few seconds, its million-path stress minutes (BENCHMARKS.md
+//! "Cluster"). With a book given in the job, stress blocks need no fit.
 
 pub mod codec;
 pub mod merge;

@@ -11,6 +11,7 @@ use super::{
     store::{self, Check, Identity, JobRecord, Manifest},
 };
 use crate::{
+    config::stress::PortfolioSource,
     features::FeatureSet,
     job::{self, BackendInfo, Prepared},
     stress::{self, engine},
@@ -143,6 +144,7 @@ pub fn run(prep: &Prepared, shard: Shard) -> anyhow::Result<()> {
         units: plan.units.len(),
     }
     .write(out)?;
+    store::remove_dead_staging(out);
     let mine = plan.shard_units(shard);
     tracing::info!(
         "shard {shard}: {} of the plan's {} units, under {}",
@@ -198,12 +200,17 @@ fn run_blocks(
         shard,
         plan,
     };
-    let wf = job::walkforward_from_units(prep, &mut fits)?;
-    let book = job::deployment_book(prep, wf.as_ref());
     let spec = prep
         .stress_spec
         .clone()
         .ok_or_else(|| anyhow::anyhow!("internal error: stress units without a stress spec"))?;
+    // Only the deployment book needs the replay (and so every fold's fits).
+    let wf = if spec.portfolio == PortfolioSource::Deployment {
+        job::walkforward_from_units(prep, &mut fits)?
+    } else {
+        None
+    };
+    let book = job::deployment_book(prep, wf.as_ref());
     let spec = match job::resolve_book(spec, &job::stress_inputs(prep, wf.as_ref(), book.as_ref()))?
     {
         Ok(s) => s,

@@ -32,7 +32,8 @@ pub fn shards_dir(out: &Path) -> PathBuf {
 /// to another job, data set or chloe version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    /// SHA-256 of the job file's bytes and the command-line overrides.
+    /// SHA-256 of the job file's bytes, the command-line overrides and a
+    /// previous run's book the stress reads (`from_walkforward = "path"`).
     pub job_key: String,
     /// SHA-256 of the job file's bytes.
     pub job_sha256: String,
@@ -46,8 +47,11 @@ impl Identity {
     /// The identity of a prepared job.
     pub fn of(prep: &Prepared) -> anyhow::Result<Self> {
         let overrides = serde_json::to_string(&prep.opts.overrides)?;
+        let book = serde_json::to_string(&prep.file_book)?;
         Ok(Self {
-            job_key: sha256_hex(format!("{}\n{overrides}", prep.prov.job_sha256).as_bytes()),
+            job_key: sha256_hex(
+                format!("{}\n{overrides}\n{book}", prep.prov.job_sha256).as_bytes(),
+            ),
             job_sha256: prep.prov.job_sha256.clone(),
             data_sha256: prep.prov.data_sha256.clone(),
             version: prep.prov.version.clone(),
@@ -236,6 +240,45 @@ pub fn write_unit(
     result.with_context(|| format!("writing unit {}", manifest.unit))
 }
 
+/// `.staging.<host>.<pid>`: shards on several nodes share `DIR`, so a
+/// staging folder is known dead only to the host that made it.
+fn staging_suffix() -> String {
+    format!(".staging.{}.{}", host_tag(), std::process::id())
+}
+
+fn host_tag() -> String {
+    crate::job::provenance::host()
+        .unwrap_or_else(|| "host".into())
+        .replace(['/', '.'], "_")
+}
+
+/// Removes staging folders left under `DIR/shards/` by killed shards of
+/// this host (a process that no longer runs).
+pub fn remove_dead_staging(out: &Path) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(shards_dir(out)) else {
+        return;
+    };
+    let mark = format!(".staging.{}.", host_tag());
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .starts_with('.')
+            .then(|| name.rsplit_once(&mark))
+            .flatten()
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::info!("removing {name}, left by a killed shard");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Removes a unit folder that does not verify, so it can be redone.
 pub fn remove_unit(out: &Path, unit: &str) -> anyhow::Result<()> {
     let dir = shards_dir(out).join(unit);
@@ -295,6 +338,80 @@ impl JobRecord {
             ))
             .into());
         }
-        write_atomic(&Self::path(out), &serde_json::to_vec_pretty(self)?)
+        let bytes = serde_json::to_vec_pretty(self)?;
+        let path = Self::path(out);
+        if std::fs::read(&path).is_ok_and(|b| b == bytes) {
+            return Ok(());
+        }
+        // Shards on several hosts write it at once: a temporary name per host and process.
+        std::fs::create_dir_all(shards_dir(out))
+            .with_context(|| format!("creating {}", shards_dir(out).display()))?;
+        let tmp = shards_dir(out).join(format!(".job.json{}.tmp", staging_suffix()));
+        std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(job: &str) -> Identity {
+        Identity {
+            job_key: job.repeat(16),
+            job_sha256: job.repeat(16),
+            data_sha256: "d".repeat(64),
+            version: "0.1.0".into(),
+        }
+    }
+
+    fn manifest(unit: &str, id: &Identity) -> Manifest {
+        Manifest {
+            unit: unit.into(),
+            identity: id.clone(),
+            backend: None,
+            shard: "0/1".into(),
+            rows: 1,
+            skipped: None,
+            block: None,
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn units_verify_until_a_byte_or_the_job_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path();
+        let id = identity("a");
+        assert!(matches!(check(out, "u1", &id, false).0, Check::Missing));
+        write_unit(out, manifest("u1", &id), &[("x.bin", vec![1, 2, 3])]).unwrap();
+        let (c, files) = check(out, "u1", &id, true);
+        let Check::Ok(m) = c else {
+            panic!("written unit verifies: {c:?}")
+        };
+        assert_eq!(files, vec![vec![1, 2, 3]]);
+        assert_eq!(m.files[0].sha256, sha256_hex(&[1, 2, 3]));
+        // Another job's unit of the same name does not verify.
+        assert!(matches!(
+            check(out, "u1", &identity("b"), false).0,
+            Check::Bad(_)
+        ));
+        // A second write of a verified unit keeps the first (another shard won).
+        write_unit(out, manifest("u1", &id), &[("x.bin", vec![9])]).unwrap();
+        assert_eq!(check(out, "u1", &id, true).1, vec![vec![1, 2, 3]]);
+        // A changed byte fails the checksum; a broken unit is replaced by a write.
+        std::fs::write(shards_dir(out).join("u1/x.bin"), [1, 2, 4]).unwrap();
+        let Check::Bad(why) = check(out, "u1", &id, false).0 else {
+            panic!("a changed file must not verify")
+        };
+        assert!(why.contains("checksum"), "{why}");
+        write_unit(out, manifest("u1", &id), &[("x.bin", vec![7])]).unwrap();
+        assert_eq!(check(out, "u1", &id, true).1, vec![vec![7]]);
+        // No staging folder is left behind.
+        let names: Vec<String> = std::fs::read_dir(shards_dir(out))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["u1"]);
     }
 }

@@ -7,6 +7,11 @@
 //! [`Walkforward`]; the job runner ([`crate::job`]) calls it and the report
 //! layer ([`crate::report`]) writes what it returns. The thread count never
 //! changes a byte of the result.
+//!
+//! The two halves are public for cluster units ([`crate::cluster`]):
+//! [`fit_fold`] fits one fold of one [`FitFamily`] (pure, parallel), and
+//! [`replay_fitted`] runs the serial rest (replays, metrics, aggregate) from
+//! every fold's fits, wherever they were computed.
 
 pub mod fold;
 pub mod plan;

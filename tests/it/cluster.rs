@@ -97,6 +97,68 @@ fn shards(dir: &Path, job: &Path, out: &str, n: u32) -> Vec<Run> {
         .collect()
 }
 
+/// `chloe plan --json` names every unit once, with the shard that wrote it
+/// (or, for a fit unit, an earlier shard that needed it for the book).
+fn check_plan(dir: &Path, job: &Path, out: &Path, n: u32) {
+    let r = chloe(
+        dir,
+        &[
+            "plan",
+            job.to_str().unwrap(),
+            "--shards",
+            &n.to_string(),
+            "--json",
+        ],
+    );
+    ok(&r, "plan");
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let planned: Vec<(String, u64)> = plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_string(),
+                u["shard"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let ids: Vec<String> = planned.iter().map(|(id, _)| id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        units(out),
+        "N = {n}: the plan's units are the units written"
+    );
+    assert_eq!(ids.iter().filter(|u| u.starts_with("stress-")).count(), 15);
+    let loads: u64 = plan["loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["units"].as_u64().unwrap())
+        .sum();
+    assert_eq!(loads as usize, ids.len());
+    for (id, shard) in planned {
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("shards").join(&id).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        let writer: u64 = m["shard"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            writer == shard || (id.starts_with("fit-") && writer < shard),
+            "N = {n}: {id} planned for shard {shard}, written by {writer}"
+        );
+    }
+}
+
 #[test]
 fn merged_shards_are_byte_identical_to_a_single_run() {
     let d = tempdir();
@@ -123,6 +185,7 @@ fn merged_shards_are_byte_identical_to_a_single_run() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(top, ["shards"], "N = {n}");
+        check_plan(d.path(), &job, &dir, n);
         let r = chloe(d.path(), &["merge", &out]);
         ok(&r, &format!("merge N = {n}"));
         assert_eq!(reports(&dir), single, "N = {n}: Parquet reports differ");
