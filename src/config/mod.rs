@@ -4,6 +4,7 @@
 //! rejected) and a spec struct that the rest of chloe trusts.
 
 mod data;
+pub mod execution;
 pub mod features;
 pub mod gate;
 pub mod strategy;
@@ -41,6 +42,8 @@ pub struct RawJob {
     pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
     pub stress: Option<stress::RawStress>,
+    /// `[execution]` section.
+    pub execution: Option<execution::RawExecution>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -79,6 +82,8 @@ pub struct JobSpec {
     pub strategy: strategy::StrategySpec,
     /// The account the replay trades.
     pub portfolio: strategy::PortfolioSpec,
+    /// How the account's orders fill (impact, slicing, venues).
+    pub execution: execution::ExecutionSpec,
     /// Release-gate thresholds, when the job has a `[gate]` section.
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
@@ -206,6 +211,10 @@ impl RawJob {
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let strategy = self.strategy.unwrap_or_default().validate(base)?;
         let portfolio = self.portfolio.unwrap_or_default().validate()?;
+        let execution = self
+            .execution
+            .unwrap_or_default()
+            .validate(sizing.cost_bps)?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         Ok(JobSpec {
             gate,
@@ -219,6 +228,7 @@ impl RawJob {
             sizing,
             strategy,
             portfolio,
+            execution,
             stress,
             has_walkforward,
         })

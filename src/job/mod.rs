@@ -219,6 +219,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
                 sizing: &spec.sizing,
                 strategy: &spec.strategy,
                 portfolio: &spec.portfolio,
+                execution: &spec.execution,
                 signals: signals.as_ref(),
             },
             spec.seed,
@@ -227,7 +228,12 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         progress.inc(1);
         times.walkforward_s = Some(t.elapsed().as_secs_f64());
         all_notes.extend(notes::walkforward(&wf));
-        all_notes.extend(notes::account(&wf, &l.panel.symbols, &spec.portfolio));
+        all_notes.extend(notes::account(
+            &wf,
+            &l.panel.symbols,
+            &spec.portfolio,
+            &spec.execution,
+        ));
         all_notes.extend(notes::deployment(wf.deployment.as_ref(), &l.panel.symbols));
         // The feature array (bars x assets x features) is not needed past here.
         drop(fs);
