@@ -213,7 +213,7 @@ pub fn account(
     }
     if !x.default_spread.is_empty() {
         out.push(note(
-            "default_spread",
+            "execution_default_spread",
             "walkforward",
             format!(
                 "{} symbols had no high-low spread estimate at a trade (no OHLC or fewer than {} \

@@ -656,6 +656,8 @@ pub fn aggregate(
 }
 
 #[cfg(test)]
+mod execution_tests;
+#[cfg(test)]
 mod replay_tests;
 #[cfg(test)]
 mod tests;
