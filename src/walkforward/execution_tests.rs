@@ -288,7 +288,9 @@ fn the_router_splits_a_child_the_cheapest_venue_cannot_fill() {
     }
     // Requested is the parent's want, on both rows of the split bar.
     assert_eq!(r.trades[1].requested, r.trades[2].requested);
-    assert!((r.trades[1].requested - 3000.0).abs() < 0.01);
+    // Bar 2's value is 1e6 less bar 1's fee (500 x 100 x 1 bps = 5).
+    let want = 0.35 * (1e6 - 5.0) / 100.0 - 500.0;
+    assert!((r.trades[1].requested - want).abs() < 1e-6);
 }
 
 /// Three assets, prices on a zigzag, a high-low range, two venues, thin volume
