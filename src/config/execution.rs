@@ -30,7 +30,7 @@ pub struct RawExecution {
     pub spread_window: Option<i64>,
     /// Full bid-ask spread, fraction of price, without a high-low estimate (default 0.001).
     pub default_spread: Option<f64>,
-    /// Skip increases whose expected cost exceeds their expected edge gain (default true).
+    /// Skip increases whose expected round-trip cost exceeds their expected edge gain (default true).
     pub no_trade_band: Option<bool>,
     /// Venues; none means one `close` venue charging `sizing.cost_bps`.
     pub venues: Option<Vec<RawVenue>>,

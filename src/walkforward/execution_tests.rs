@@ -201,7 +201,8 @@ fn unfilled_remainders_carry_then_end_when_the_target_turns() {
 #[test]
 fn the_band_skips_an_increase_whose_cost_exceeds_its_gain() {
     // Flat prices (sigma 0: no impact), spread 20 bps (half: 10), fee 5 bps on
-    // the default venue: an increase costs 15 bps of its notional.
+    // the default venue: an increase costs 15 bps of its notional, its round
+    // trip 30 bps.
     // Decisions from bar 3, so sigma_daily is the std of real (zero) returns.
     let p = panel(Array2::from_elem((8, 1), 100.0), 1e6, 0.0);
     let e = toml::from_str::<RawExecution>("default_spread = 0.002")
@@ -211,19 +212,19 @@ fn the_band_skips_an_increase_whose_cost_exceeds_its_gain() {
     let w = weights(8, 1, &[(3, &[0.5]), (4, &[0.2])]);
     let fs = folds(3, 5);
     let edge = |v: f64| Array2::from_elem((3, 1), v);
-    // Edge strength 10 bps < 15 bps: bar 3's buy is skipped; bar 4's (0.2) too.
-    let r = run(&p, w.clone(), &fs, &e, Some(&edge(0.001)));
+    // Edge strength 29 bps < 30 bps: bar 3's buy is skipped; bar 4's (0.2) too.
+    let r = run(&p, w.clone(), &fs, &e, Some(&edge(0.0029)));
     assert_eq!((r.trades.len(), r.execution.skipped_by_band), (0, 2));
     assert_eq!(r.costs(), 0.0);
-    // 20 bps > 15 bps: both trades go.
-    let r = run(&p, w.clone(), &fs, &e, Some(&edge(0.002)));
+    // 31 bps > 30 bps: both trades go.
+    let r = run(&p, w.clone(), &fs, &e, Some(&edge(0.0031)));
     assert_eq!((r.trades.len(), r.execution.skipped_by_band), (2, 0));
     let buy = &r.trades[0];
     assert_eq!(buy.impact_cost, 0.0);
     assert!((buy.spread_cost - 0.001 * buy.notional).abs() < 1e-9);
     assert!((buy.fee - 5e-4 * buy.notional).abs() < 1e-9);
     // A reduction is never banded: no edge at bar 4 does not stop the sell.
-    let mut e2 = edge(0.002);
+    let mut e2 = edge(0.0031);
     e2[[1, 0]] = 0.0;
     let r = run(&p, w.clone(), &fs, &e, Some(&e2));
     assert_eq!((r.trades.len(), r.execution.skipped_by_band), (2, 0));

@@ -12,7 +12,7 @@
 //! exceeds `slice_threshold` sends children of at most `max_participation x
 //! ADV` per bar; what a bar does not fill carries to the next bars under the
 //! same parent id. The no-trade band ([`Simulator::band_skips`]) drops an
-//! increase whose expected cost exceeds its expected edge gain.
+//! increase whose expected round-trip cost exceeds its expected edge gain.
 
 pub mod impact;
 pub mod market;
@@ -153,11 +153,13 @@ impl Simulator {
 
     /// Whether the no-trade band drops an increase of `shares` whose expected
     /// edge gain is `edge_strength` (expected return over the label horizon,
-    /// probability-weighted) on its notional; never without an edge estimate.
+    /// probability-weighted) on its notional: when the round trip it commits
+    /// to (its expected cost now, and the same again to unwind it) costs
+    /// more. Never without an edge estimate.
     pub fn band_skips(&self, shares: f64, c: &Conditions, edge_strength: Option<f64>) -> bool {
         match edge_strength {
             Some(e) if self.spec.no_trade_band && e.is_finite() => {
-                self.expected_cost(shares, c) > shares.abs() * c.price * e.abs()
+                2.0 * self.expected_cost(shares, c) > shares.abs() * c.price * e.abs()
             }
             _ => false,
         }
