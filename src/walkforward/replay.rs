@@ -174,6 +174,10 @@ impl Replay {
     clippy::too_many_arguments,
     reason = "the replay's inputs are independent"
 )]
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the per-asset loops read the book, the panel and side arrays by the same index"
+)]
 pub fn replay<'a, S: Strategy>(
     strategy: &mut S,
     panel: &'a Panel,
