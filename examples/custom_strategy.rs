@@ -89,6 +89,7 @@ fn main() -> anyhow::Result<()> {
             sizing: &job.sizing,
             strategy: &job.strategy,
             portfolio: &job.portfolio,
+            execution: &job.execution,
             signals: None,
         },
         job.seed,
@@ -96,7 +97,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     for s in &wf.strategies {
         println!(
-            "{:>18}: Sharpe {:>6.3}, max drawdown {:.3}, turnover {:.4}, fees {:.0}",
+            "{:>18}: Sharpe {:>6.3}, max drawdown {:.3}, turnover {:.4}, costs {:.0}",
             s.name,
             s.sharpe.unwrap_or(f64::NAN),
             s.max_drawdown.unwrap_or(f64::NAN),

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 mod data;
+pub mod execution;
 pub mod features;
 pub mod gate;
 pub mod strategy;
@@ -44,6 +45,8 @@ pub struct RawJob {
     pub stress: Option<stress::RawStress>,
     /// `[cluster]` section.
     pub cluster: Option<cluster::RawCluster>,
+    /// `[execution]` section.
+    pub execution: Option<execution::RawExecution>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -82,6 +85,8 @@ pub struct JobSpec {
     pub strategy: strategy::StrategySpec,
     /// The account the replay trades.
     pub portfolio: strategy::PortfolioSpec,
+    /// How the account's orders fill (impact, slicing, venues).
+    pub execution: execution::ExecutionSpec,
     /// Release-gate thresholds, when the job has a `[gate]` section.
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
@@ -212,6 +217,10 @@ impl RawJob {
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let strategy = self.strategy.unwrap_or_default().validate(base)?;
         let portfolio = self.portfolio.unwrap_or_default().validate()?;
+        let execution = self
+            .execution
+            .unwrap_or_default()
+            .validate(sizing.cost_bps)?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         let cluster = self.cluster.unwrap_or_default().validate()?;
         Ok(JobSpec {
@@ -227,6 +236,7 @@ impl RawJob {
             sizing,
             strategy,
             portfolio,
+            execution,
             stress,
             has_walkforward,
         })

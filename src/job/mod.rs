@@ -165,6 +165,7 @@ impl Prepared {
             sizing: &spec.sizing,
             strategy: &spec.strategy,
             portfolio: &spec.portfolio,
+            execution: &spec.execution,
             signals: self.signals.as_ref(),
         }
     }
@@ -376,7 +377,12 @@ pub fn finish(
     if let (Some(wf), Some(panel)) = (&wf_out, prep.panel()) {
         times.walkforward_s = Some(t.elapsed().as_secs_f64());
         all_notes.extend(notes::walkforward(wf));
-        all_notes.extend(notes::account(wf, &panel.symbols, &spec.portfolio));
+        all_notes.extend(notes::account(
+            wf,
+            &panel.symbols,
+            &spec.portfolio,
+            &spec.execution,
+        ));
         all_notes.extend(notes::deployment(wf.deployment.as_ref(), &panel.symbols));
     }
 

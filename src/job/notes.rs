@@ -171,23 +171,74 @@ pub fn walkforward(wf: &Walkforward) -> Vec<Note> {
     out
 }
 
-/// The continuous account's fallbacks: ADV defaults, refused stale-bar
-/// trades, delistings, and the report fields part 2 of the decision layer fills.
+/// The continuous account's fallbacks: the default venue, ADV, volatility
+/// and spread defaults, orders left unfilled, refused stale-bar trades,
+/// delistings.
 pub fn account(
     wf: &Walkforward,
     symbols: &[String],
     portfolio: &crate::config::strategy::PortfolioSpec,
+    execution: &crate::config::execution::ExecutionSpec,
 ) -> Vec<Note> {
     let r = &wf.replay;
-    let mut out = vec![note(
-        "execution_flat_fee",
-        "walkforward",
-        "trades fill in full at the close with a flat fee (sizing.cost_bps on traded notional); \
-         trades.parquet's venue is \"close\", slice 0, impact_cost 0 until the execution simulator lands"
-            .into(),
-        0,
-        Vec::new(),
-    )];
+    let names = |v: &[usize]| v.iter().map(|&i| symbols[i].clone()).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    if execution.default_venue {
+        out.push(note(
+            "execution_default_venue",
+            "walkforward",
+            format!(
+                "no [[execution.venues]]: orders fill on one venue \"close\" with fee sizing.cost_bps = {} \
+                 and the whole ADV available",
+                execution.venues[0].fee_bps
+            ),
+            0,
+            Vec::new(),
+        ));
+    }
+    let x = &r.execution;
+    if !x.default_sigma.is_empty() {
+        out.push(note(
+            "impact_default_sigma",
+            "walkforward",
+            format!(
+                "{} symbols had fewer than 2 returns in the volatility window of a trade: impact uses \
+                 execution.default_sigma = {}",
+                x.default_sigma.len(),
+                execution.default_sigma
+            ),
+            x.default_sigma.len(),
+            names(&x.default_sigma),
+        ));
+    }
+    if !x.default_spread.is_empty() {
+        out.push(note(
+            "execution_default_spread",
+            "walkforward",
+            format!(
+                "{} symbols had no high-low spread estimate at a trade (no OHLC or fewer than {} \
+                 two-bar pairs in the window): trades pay half of execution.default_spread = {}",
+                x.default_spread.len(),
+                crate::strategy::execution::market::MIN_SPREAD_PAIRS,
+                execution.default_spread
+            ),
+            x.default_spread.len(),
+            names(&x.default_spread),
+        ));
+    }
+    if x.unfilled_orders > 0 {
+        out.push(note(
+            "orders_unfilled",
+            "walkforward",
+            format!(
+                "{} orders ended before their goal ({} still open after the last bar): {:.2} of \
+                 notional never filled",
+                x.unfilled_orders, x.open_at_end, x.unfilled_notional
+            ),
+            x.unfilled_orders,
+            Vec::new(),
+        ));
+    }
     if !r.default_adv.is_empty() {
         out.push(note(
             "participation_default_adv",

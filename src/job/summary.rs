@@ -10,9 +10,10 @@ use crate::{
     error::ConfigError,
     metrics,
     report::summary::{
-        BackendSummary, DataSummary, DeploymentBook, HashedFile, Importance, ModelSummary, Note,
-        PortfolioSummary, RunInfo, SizingSummary, StageTimes, StressResult, StressSummary,
-        SuccessMetrics, Summary, Target, Versions, WalkforwardConfig, WalkforwardSummary,
+        BackendSummary, CostsSummary, DataSummary, DeploymentBook, ExecutionSummary, HashedFile,
+        Importance, ModelSummary, Note, PortfolioSummary, RunInfo, SizingSummary, StageTimes,
+        StressResult, StressSummary, SuccessMetrics, Summary, Target, VenueSummary, Versions,
+        WalkforwardConfig, WalkforwardSummary,
     },
     stress::{BackendKind, summary::histogram_relative_error},
     walkforward::Walkforward,
@@ -154,10 +155,50 @@ fn walkforward_summary(p: &Parts<'_>, wf: &Walkforward) -> WalkforwardSummary {
             adv_window: p.job.spec.portfolio.adv_window,
             default_adv: p.job.spec.portfolio.default_adv,
             delisting_haircut: p.job.spec.portfolio.delisting_haircut,
-            fees: wf.replay.fees,
+            fees: wf.replay.costs(),
             final_value: wf.replay.values.last().copied(),
         },
+        execution: execution_summary(&p.job.spec.execution),
+        costs: costs_summary(&wf.replay, p.job.spec.portfolio.capital),
         strategies: wf.strategies.clone(),
+    }
+}
+
+fn execution_summary(e: &crate::config::execution::ExecutionSpec) -> ExecutionSummary {
+    ExecutionSummary {
+        impact_form: e.impact_form.name().into(),
+        impact_coefficient: e.impact_coefficient,
+        slice_threshold: e.slice_threshold,
+        max_participation: e.max_participation,
+        default_spread: e.default_spread,
+        no_trade_band: e.no_trade_band,
+        venues: e
+            .venues
+            .iter()
+            .map(|v| VenueSummary {
+                name: v.name.clone(),
+                fee_bps: v.fee_bps,
+                liquidity_share: v.liquidity_share,
+                min_size: v.min_size,
+            })
+            .collect(),
+    }
+}
+
+fn costs_summary(r: &crate::walkforward::Replay, capital: f64) -> CostsSummary {
+    let x = &r.execution;
+    CostsSummary {
+        fees: r.fees,
+        impact: r.impact_cost,
+        spread: r.spread_cost,
+        total: r.costs(),
+        total_fraction: r.costs() / capital,
+        unfilled_orders: x.unfilled_orders,
+        unfilled_notional: x.unfilled_notional,
+        carried_notional: x.carried_notional,
+        open_orders_at_end: x.open_at_end,
+        sliced_orders: x.sliced_orders,
+        skipped_by_band: x.skipped_by_band,
     }
 }
 

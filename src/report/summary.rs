@@ -145,6 +145,10 @@ pub struct WalkforwardSummary {
     pub strategy: String,
     /// The account the replay traded.
     pub portfolio: PortfolioSummary,
+    /// The execution simulator's settings (`[execution]`).
+    pub execution: ExecutionSummary,
+    /// What the replayed strategy's orders cost, every part from trades.parquet.
+    pub costs: CostsSummary,
     /// The replayed strategy's numbers, then each compared strategy's, on the
     /// same folds, data and costs.
     pub strategies: Vec<crate::walkforward::StrategyStats>,
@@ -161,10 +165,69 @@ pub struct PortfolioSummary {
     pub default_adv: f64,
     /// Fraction lost when a held symbol stops trading.
     pub delisting_haircut: f64,
-    /// Fees paid by the replayed strategy (currency).
+    /// Execution costs paid by the replayed strategy (currency; the parts are in `costs`).
     pub fees: f64,
     /// Account value after the last out-of-sample bar (currency).
     pub final_value: Option<f64>,
+}
+
+/// `[execution]` as run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionSummary {
+    /// `sigma_sqrt` or `seed`.
+    pub impact_form: String,
+    /// k of the square-root law.
+    pub impact_coefficient: f64,
+    /// Estimated impact above which an order is sliced.
+    pub slice_threshold: f64,
+    /// Child-order cap of a sliced order, fraction of ADV per bar.
+    pub max_participation: f64,
+    /// Full spread without a high-low estimate.
+    pub default_spread: f64,
+    /// Whether the no-trade band was on.
+    pub no_trade_band: bool,
+    /// Venues (the default `close` venue charges `sizing.cost_bps`).
+    pub venues: Vec<VenueSummary>,
+}
+
+/// One venue as run.
+#[derive(Debug, Clone, Serialize)]
+pub struct VenueSummary {
+    /// Name.
+    pub name: String,
+    /// Fee, basis points.
+    pub fee_bps: f64,
+    /// Share of the market's volume (null: unlimited, the default venue).
+    pub liquidity_share: Option<f64>,
+    /// Smallest fill, currency.
+    pub min_size: f64,
+}
+
+/// The replayed strategy's execution costs (currency unless said).
+#[derive(Debug, Clone, Serialize)]
+pub struct CostsSummary {
+    /// Venue fees.
+    pub fees: f64,
+    /// Market impact.
+    pub impact: f64,
+    /// Half spreads.
+    pub spread: f64,
+    /// Fees, impact and spread.
+    pub total: f64,
+    /// `total` over the starting capital.
+    pub total_fraction: f64,
+    /// Orders that ended before their goal.
+    pub unfilled_orders: usize,
+    /// Their remainders, at the price when each ended.
+    pub unfilled_notional: f64,
+    /// Remainders carried to a next bar, summed over bars.
+    pub carried_notional: f64,
+    /// Orders still open after the last bar.
+    pub open_orders_at_end: usize,
+    /// Orders sent as slices.
+    pub sliced_orders: usize,
+    /// (bar, symbol) increases skipped by the no-trade band.
+    pub skipped_by_band: usize,
 }
 
 /// Walk-forward settings as reported.
@@ -230,7 +293,7 @@ pub struct SizingSummary {
     pub min_edge: f64,
     /// Largest weight per asset.
     pub max_position: f64,
-    /// Cost per unit traded, basis points.
+    /// Fee of the default `close` venue, basis points (unused with `[[execution.venues]]`).
     pub cost_bps: f64,
     /// Largest gross weight.
     pub max_gross: f64,

@@ -69,7 +69,10 @@ pub fn folds_schema() -> Arc<Schema> {
     ]))
 }
 
-/// Schema of `trades.parquet` (the report contract's columns, then `participation`).
+/// Schema of `trades.parquet` (the report contract's columns, then
+/// `spread_cost` and `participation`). `requested_quantity` is what the
+/// parent order still wanted when the bar began (repeated on each venue's
+/// row of that bar); `venue` is `none` for a delisting.
 pub fn trades_schema() -> Arc<Schema> {
     let f = |n: &str| Field::new(n, DataType::Float64, false);
     Arc::new(Schema::new(vec![
@@ -87,6 +90,7 @@ pub fn trades_schema() -> Arc<Schema> {
         f("impact_cost"),
         f("fees"),
         Field::new("reason", DataType::Utf8, false),
+        f("spread_cost"),
         f("participation"),
     ]))
 }
@@ -122,7 +126,8 @@ fn write_account(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyho
     let stamp = |bar: usize| panel.timestamps[bar];
     let trades = &wf.replay.trades;
     let schema = trades_schema();
-    let q: Vec<f64> = trades.iter().map(|t| t.quantity.abs()).collect();
+    let venue =
+        |t: &crate::walkforward::Trade| t.venue.map_or("none", |v| wf.replay.venues[v].as_str());
     let cols = vec![
         ts(trades.iter().map(|t| stamp(t.bar)).collect()),
         i64s(trades.iter().map(|t| t.fold as i64).collect()),
@@ -132,16 +137,17 @@ fn write_account(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyho
                 .iter()
                 .map(|t| if t.quantity > 0.0 { "buy" } else { "sell" }),
         ),
-        f64s(q.clone()),
-        f64s(q),
+        f64s(trades.iter().map(|t| t.requested.abs()).collect()),
+        f64s(trades.iter().map(|t| t.quantity.abs()).collect()),
         f64s(trades.iter().map(|t| t.price).collect()),
         f64s(trades.iter().map(|t| t.notional).collect()),
-        strs(trades.iter().map(|_| "close")),
-        i64s((0..trades.len() as i64).collect()),
-        i64s(vec![0; trades.len()]),
-        f64s(vec![0.0; trades.len()]),
+        strs(trades.iter().map(venue)),
+        i64s(trades.iter().map(|t| t.parent_id as i64).collect()),
+        i64s(trades.iter().map(|t| i64::from(t.slice)).collect()),
+        f64s(trades.iter().map(|t| t.impact_cost).collect()),
         f64s(trades.iter().map(|t| t.fee).collect()),
         strs(trades.iter().map(|t| t.reason.name())),
+        f64s(trades.iter().map(|t| t.spread_cost).collect()),
         f64s(trades.iter().map(|t| t.participation).collect()),
     ];
     let mut sink = out.sink("trades.parquet", schema.clone(), cpu)?;

@@ -15,11 +15,13 @@
 //! ([`regime`]), edge classifiers ([`edge`]), the risk engine ([`risk`]), the
 //! classifier fit shared by the model-driven strategies ([`classifier`]) and
 //! the built-ins ([`builtin`], [`signals`]); portfolio construction
-//! ([`portfolio`], [`covariance`]) and its command ([`optimize`]).
+//! ([`portfolio`], [`covariance`]) and its command ([`optimize`]); the
+//! execution simulator the account's orders go through ([`execution`]).
 
 pub mod builtin;
 pub mod classifier;
 pub mod covariance;
+pub mod execution;
 pub mod optimize;
 pub mod portfolio;
 pub mod risk;

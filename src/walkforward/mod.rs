@@ -29,6 +29,7 @@ pub use self::{
 };
 use crate::{
     config::{
+        execution::ExecutionSpec,
         strategy::{PortfolioSpec, StrategyKind, StrategySpec},
         walkforward::{SizingSpec, WalkforwardSpec},
     },
@@ -87,11 +88,11 @@ pub struct StrategyStats {
     pub total_return: Option<f64>,
     /// Mean one-way turnover per bar.
     pub turnover: Option<f64>,
-    /// Fees paid, in the data's currency.
+    /// Execution costs paid (fees, impact, half spreads), in the data's currency.
     pub costs: f64,
-    /// Fees paid over the starting capital.
+    /// Execution costs over the starting capital.
     pub costs_fraction: f64,
-    /// Fills, delistings included.
+    /// (bar, symbol) pairs where the position changed, delistings included.
     pub n_trades: usize,
 }
 
@@ -137,12 +138,14 @@ pub struct FeatureInput<'a> {
 pub struct Settings<'a> {
     /// Fold plan and classifier settings.
     pub spec: &'a WalkforwardSpec,
-    /// Sizing, risk limits and the flat fee.
+    /// Sizing and risk limits.
     pub sizing: &'a SizingSpec,
     /// The strategy and those compared with it.
     pub strategy: &'a StrategySpec,
     /// The account.
     pub portfolio: &'a PortfolioSpec,
+    /// How the account's orders fill.
+    pub execution: &'a ExecutionSpec,
     /// The signals file, aligned to the panel (strategy `signals`).
     pub signals: Option<&'a Signals>,
 }
@@ -188,6 +191,7 @@ pub fn run(
 ) -> anyhow::Result<Walkforward> {
     let strategy = StrategySpec::default();
     let portfolio = PortfolioSpec::default();
+    let execution = ExecutionSpec::with_cost_bps(sizing.cost_bps);
     run_with(
         panel,
         features,
@@ -196,6 +200,7 @@ pub fn run(
             sizing,
             strategy: &strategy,
             portfolio: &portfolio,
+            execution: &execution,
             signals: None,
         },
         seed,
@@ -406,6 +411,7 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
     let (fits, dfit) = fits;
     let started = std::time::Instant::now();
     let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
+    let edge = edge_strength(ctx, &reports);
     let rep = replay::replay(
         &mut s,
         ctx.panel,
@@ -416,12 +422,15 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
             .zip(dfit.as_ref())
             .map(|(f, fit)| (f, &fit.model)),
         ctx.settings.portfolio,
-        ctx.settings.sizing.cost_bps,
+        ctx.settings.execution,
+        edge.as_ref().map(Array2::view),
     );
     tracing::info!(
-        "{}: fits {fit_s:.2}s (parallel over folds), replay {:.3}s (serial: decisions, risk engine, account)",
+        "{}: fits {fit_s:.2}s (parallel over folds), replay {:.3}s (serial: decisions, risk engine, account), \
+         of which execution simulator {:.3}s",
         s.name(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        rep.execution.seconds
     );
     let min_edge = ctx.settings.sizing.min_edge;
     let a = ctx.panel.bars_per_year;
@@ -436,11 +445,11 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
         );
         let returns = rep.returns[lo..hi].to_vec();
         let turnover = &rep.turnover[lo..hi];
-        let n_trades = rep
-            .trades
-            .iter()
-            .filter(|t| t.bar >= rep.start + lo && t.bar < rep.start + hi)
-            .count();
+        let n_trades = changed_positions(
+            rep.trades
+                .iter()
+                .filter(|t| t.bar >= rep.start + lo && t.bar < rep.start + hi),
+        );
         let hits: Vec<bool> = report
             .predictions
             .iter()
@@ -549,6 +558,31 @@ fn signal(f: &FamilyFit) -> Option<&Fit<SignalFit>> {
     }
 }
 
+/// Number of (bar, asset) pairs among `trades` (a fill split across venues counts once).
+fn changed_positions<'t>(trades: impl Iterator<Item = &'t Trade>) -> usize {
+    let mut pairs: Vec<(usize, usize)> = trades.map(|t| (t.bar, t.asset)).collect();
+    pairs.dedup();
+    pairs.len()
+}
+
+/// Edge strength of the folds' out-of-sample predictions per decision bar
+/// (row `t - first test start`) and asset, NaN without a prediction; None
+/// when no fold predicts (strategies without an edge model).
+fn edge_strength(ctx: &Ctx<'_>, reports: &[crate::strategy::FitReport]) -> Option<Array2<f64>> {
+    if reports.iter().all(|r| r.predictions.is_empty()) {
+        return None;
+    }
+    let start = ctx.folds[0].test_start;
+    let end = ctx.folds[ctx.folds.len() - 1].test_end;
+    let mut e = Array2::from_elem((end + 1 - start, ctx.panel.n_assets()), f64::NAN);
+    for p in reports.iter().flat_map(|r| &r.predictions) {
+        if (start..=end).contains(&p.bar) {
+            e[[p.bar - start, p.asset]] = p.edge_strength;
+        }
+    }
+    Some(e)
+}
+
 /// Replays the built-in strategy `kind` with its family's fits.
 fn walk_kind(
     kind: StrategyKind,
@@ -591,9 +625,9 @@ fn stats(w: &Walked, capital: f64, bars_per_year: f64) -> StrategyStats {
         max_drawdown: (!r.returns.is_empty()).then(|| metrics::max_drawdown(&r.returns)),
         total_return: (!r.returns.is_empty()).then(|| metrics::total_return(&r.returns)),
         turnover: metrics::mean(&r.turnover),
-        costs: r.fees,
-        costs_fraction: r.fees / capital,
-        n_trades: r.trades.len(),
+        costs: r.costs(),
+        costs_fraction: r.costs() / capital,
+        n_trades: changed_positions(r.trades.iter()),
     }
 }
 
@@ -866,6 +900,8 @@ pub fn aggregate(
     }
 }
 
+#[cfg(test)]
+mod execution_tests;
 #[cfg(test)]
 mod replay_tests;
 #[cfg(test)]

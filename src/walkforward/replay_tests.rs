@@ -8,7 +8,7 @@ use super::{
     *,
 };
 use crate::{
-    config::{strategy::PortfolioSpec, walkforward::RawSizing},
+    config::{execution::ExecutionSpec, strategy::PortfolioSpec, walkforward::RawSizing},
     data::{SymbolFields, time::DAY_US},
     strategy::{
         Fold, RiskFirst, SignalStrategy, Strategy,
@@ -101,7 +101,8 @@ fn replay_weights(p: &Panel, w: Array2<f64>, fs: &[Fold], capital: f64, bps: f64
         &models,
         None,
         &portfolio,
-        bps,
+        &ExecutionSpec::flat(bps),
+        None,
     )
 }
 
@@ -238,7 +239,8 @@ fn stale_bars_open_nothing_and_delistings_are_realized() {
             &models,
             None,
             &portfolio,
-            0.0,
+            &ExecutionSpec::flat(0.0),
+            None,
         )
     };
     let r = run(portfolio_haircut);
@@ -316,7 +318,8 @@ fn drawdown_brake_holds_the_limit_on_a_crash() {
             std::slice::from_ref(&model),
             None,
             &PortfolioSpec::default(),
-            5.0,
+            &ExecutionSpec::flat(5.0),
+            None,
         )
     };
     let base = "max_position = 1.0\nkelly_fraction = 1.0\nvol_target = 0\n";
@@ -337,6 +340,7 @@ fn compared_strategies_are_replayed_on_the_same_data_and_costs() {
     let spec = super::tests::small_spec();
     let sz = sizing();
     let portfolio = PortfolioSpec::default();
+    let execution = ExecutionSpec::flat(sz.cost_bps);
     let go = |kind, compare: Vec<StrategyKind>| {
         let strategy = StrategySpec {
             kind,
@@ -356,6 +360,7 @@ fn compared_strategies_are_replayed_on_the_same_data_and_costs() {
                 sizing: &sz,
                 strategy: &strategy,
                 portfolio: &portfolio,
+                execution: &execution,
                 signals: None,
             },
             3,
@@ -427,7 +432,8 @@ fn edge_probability_signals_go_through_the_risk_engine() {
         &models,
         None,
         &PortfolioSpec::default(),
-        0.0,
+        &ExecutionSpec::flat(0.0),
+        None,
     );
     assert!((r.weights[[0, 0]] - 0.1).abs() < 1e-12);
     assert_eq!(r.weights[[0, 1]], 0.0);

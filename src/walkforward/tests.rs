@@ -12,6 +12,35 @@ use crate::{
     features::{self, FeatureSpec},
 };
 
+/// The walk-forward with a flat fee of `sizing.cost_bps` (no impact, spread
+/// or band): these tests are about folds and models; the execution simulator
+/// has its own (`strategy::execution`, `replay_tests`).
+fn run(
+    panel: &Panel,
+    features: FeatureInput<'_>,
+    spec: &WalkforwardSpec,
+    sizing: &SizingSpec,
+    seed: u64,
+    progress: Option<&Progress>,
+) -> anyhow::Result<Walkforward> {
+    let (strategy, portfolio) = (StrategySpec::default(), PortfolioSpec::default());
+    let execution = ExecutionSpec::flat(sizing.cost_bps);
+    run_with(
+        panel,
+        features,
+        &Settings {
+            spec,
+            sizing,
+            strategy: &strategy,
+            portfolio: &portfolio,
+            execution: &execution,
+            signals: None,
+        },
+        seed,
+        progress,
+    )
+}
+
 fn normal(rng: &mut Xoshiro256Plus) -> f64 {
     let (u, v): (f64, f64) = (rng.gen_range(1e-12..1.0), rng.gen_range(0.0..1.0));
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()

@@ -291,3 +291,109 @@ fn a_signals_file_of_equal_weights_replays_like_daily_equal_weight() {
         r.stderr
     );
 }
+
+#[test]
+fn bad_execution_keys_are_exit_2_naming_the_key() {
+    let dir = tempdir();
+    for (extra, key) in [
+        (
+            "[execution]\nimpact_form = \"linear\"",
+            "execution.impact_form",
+        ),
+        (
+            "[execution]\nmax_participation = 0",
+            "execution.max_participation",
+        ),
+        ("[execution]\nslices = 3", "slices"),
+        (
+            "[[execution.venues]]\nname = \"lit\"\nfee_bps = -1\nliquidity_share = 0.5",
+            "execution.venues[0].fee_bps",
+        ),
+        (
+            "[[execution.venues]]\nname = \"lit\"\nfee_bps = 1\nliquidity_share = 0.6\n\
+             [[execution.venues]]\nname = \"dark\"\nfee_bps = 1\nliquidity_share = 0.6",
+            "execution.venues",
+        ),
+    ] {
+        let job = write_job(dir.path(), "path = \"synth.parquet\"", extra);
+        let r = chloe(dir.path(), &["walkforward", &job]);
+        assert_eq!(r.code, 2, "{extra}: {}", r.stderr);
+        assert!(r.stderr.contains(key), "{extra}: {}", r.stderr);
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
+#[test]
+fn trades_carry_every_execution_cost_of_the_summary() {
+    let dir = tempdir();
+    synth(dir.path(), 6, 600);
+    let job = write_job(
+        dir.path(),
+        "path = \"synth.parquet\"",
+        "[strategy]\nkind = \"equal_weight\"\nrebalance_days = 5\n\
+         [execution]\nmax_participation = 0.05\nslice_threshold = 0.002\n\
+         [[execution.venues]]\nname = \"dark\"\nfee_bps = 1\nliquidity_share = 0.02\n\
+         [[execution.venues]]\nname = \"lit\"\nfee_bps = 3\nliquidity_share = 0.9\n\
+         [portfolio]\ncapital = 1e9",
+    );
+    let r = chloe(dir.path(), &["walkforward", &job]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dir.path().join("out");
+    let file = File::open(out.join("trades.parquet")).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let (mut costs, mut venues, mut slices) = (0.0, std::collections::BTreeSet::new(), 0i64);
+    for batch in reader {
+        let b = batch.unwrap();
+        let col = |n: &str| {
+            b.column_by_name(n)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .unwrap()
+                .clone()
+        };
+        let (f, i, s) = (col("fees"), col("impact_cost"), col("spread_cost"));
+        for k in 0..b.num_rows() {
+            costs += f.value(k) + i.value(k) + s.value(k);
+        }
+        let v = b
+            .column_by_name("venue")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .unwrap()
+            .clone();
+        venues.extend((0..b.num_rows()).map(|k| v.value(k).to_string()));
+        let sl = b
+            .column_by_name("slice")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .clone();
+        slices = slices.max((0..b.num_rows()).map(|k| sl.value(k)).max().unwrap_or(0));
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let c = &s["walkforward"]["costs"];
+    let total = c["total"].as_f64().unwrap();
+    assert!(
+        total > 0.0 && (costs - total).abs() <= 1e-9 * total,
+        "{costs} vs {c}"
+    );
+    let parts = ["fees", "impact", "spread"].map(|k| c[k].as_f64().unwrap());
+    assert!(
+        (parts.iter().sum::<f64>() - total).abs() <= 1e-9 * total,
+        "{c}"
+    );
+    assert_eq!(
+        s["walkforward"]["strategies"][0]["costs"].as_f64(),
+        Some(total)
+    );
+    // Orders were sliced and split across both venues.
+    assert!(slices > 0 && c["sliced_orders"].as_u64() > Some(0), "{c}");
+    assert_eq!(venues.into_iter().collect::<Vec<_>>(), ["dark", "lit"]);
+}
