@@ -58,6 +58,15 @@ pub enum Command {
     Gate(Box<GateArgs>),
     /// Risk-parity or minimum-variance weights of the symbols in a price file.
     Optimize(OptimizeArgs),
+    /// Rebuild report.html from a finished run's output folder (its Parquet reports and summary.json).
+    Report(ReportArgs),
+}
+
+/// `chloe report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's output folder.
+    pub out_dir: PathBuf,
 }
 
 /// `chloe data ...`

@@ -6,6 +6,7 @@
 mod data;
 pub mod features;
 pub mod gate;
+pub mod monitor;
 pub mod strategy;
 pub mod stress;
 pub mod time;
@@ -41,6 +42,8 @@ pub struct RawJob {
     pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
     pub stress: Option<stress::RawStress>,
+    /// `[monitor]` section.
+    pub monitor: Option<monitor::RawMonitor>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -83,6 +86,8 @@ pub struct JobSpec {
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
     pub stress: Option<stress::StressSpec>,
+    /// Risk-monitor rules and alert routing (defaults when the section is absent).
+    pub monitor: monitor::MonitorSpec,
     /// Whether the job file has a `[walkforward]` section (`chloe run` runs
     /// the walk-forward when it has one, or when the stress needs its book).
     pub has_walkforward: bool,
@@ -207,7 +212,9 @@ impl RawJob {
         let strategy = self.strategy.unwrap_or_default().validate(base)?;
         let portfolio = self.portfolio.unwrap_or_default().validate()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
+        let monitor = self.monitor.unwrap_or_default().validate()?;
         Ok(JobSpec {
+            monitor,
             gate,
             name: self.job.name,
             seed: self.job.seed,

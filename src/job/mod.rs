@@ -12,6 +12,7 @@
 //! `chloe walkforward` and `chloe stress` run one.
 
 pub mod gate;
+mod monitor_stage;
 mod notes;
 pub mod provenance;
 mod stress_stage;
@@ -275,10 +276,19 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         parquet.write("stress_bands.parquet", schema, &[batch], r.kind)?;
     }
     report_s += t.elapsed().as_secs_f64();
+    let panel = loaded.as_ref().map(|l| &l.panel);
+    let mon = monitor_stage::run(
+        spec,
+        panel,
+        wf_out.as_ref(),
+        stress_stage.as_ref(),
+        &parquet,
+        &mut times,
+    )?;
     notes::log(&all_notes);
     times.report_s = report_s;
     times.total_s = started.elapsed().as_secs_f64();
-    let summary = summary::build(summary::Parts {
+    let mut summary = summary::build(summary::Parts {
         job: &job,
         data_files,
         data_sha256,
@@ -288,6 +298,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
         notes: all_notes,
         times,
     });
+    summary.monitor = Some(monitor_stage::section(spec, &mon));
     report::write_summary(&stage, &summary)?;
 
     // The release gate reads the staged reports (the same files `chloe gate`
@@ -302,8 +313,10 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     gate::write_gate_files(stage.dir(), &outcome)?;
     gate::print(&outcome);
     let exit = outcome.exit();
+    monitor_stage::page(stage.dir(), &mut summary, started)?;
 
     stage.commit()?;
+    monitor_stage::route(spec, &mon);
     Ok(RunOutput { out, summary, exit })
 }
 

@@ -349,6 +349,7 @@ pub fn build(p: Parts<'_>) -> Summary {
             .map(|spec| crate::report::summary::GateSection { spec }),
         walkforward: wf,
         notes: p.notes.clone(),
+        monitor: None,
         run: RunInfo {
             wall_times: p.times.clone(),
             threads: rayon::current_num_threads(),

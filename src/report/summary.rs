@@ -41,8 +41,21 @@ pub struct Summary {
     /// The release gate's thresholds as the run applied them (`chloe gate`
     /// reuses them); the verdict is in gate.json.
     pub gate: Option<GateSection>,
+    /// The risk monitor's alert counts and rules.
+    pub monitor: Option<MonitorSection>,
     /// What differs between runs of the same job.
     pub run: RunInfo,
+}
+
+/// summary.json `monitor`: alert counts per severity and per rule, and the rules applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorSection {
+    /// Alerts per severity (`CRITICAL`, `WARNING`).
+    pub alerts: std::collections::BTreeMap<&'static str, usize>,
+    /// Alerts per rule.
+    pub by_rule: std::collections::BTreeMap<&'static str, usize>,
+    /// The validated `[monitor]` rules.
+    pub rules: crate::config::monitor::MonitorSpec,
 }
 
 /// The gate settings of a run.
@@ -393,6 +406,10 @@ pub struct StageTimes {
     pub stress_s: Option<f64>,
     /// Writing the other reports.
     pub report_s: f64,
+    /// The risk monitor's checks and its Parquet reports.
+    pub monitor_s: Option<f64>,
+    /// Building report.html.
+    pub html_s: Option<f64>,
     /// The whole run.
     pub total_s: f64,
 }

@@ -86,6 +86,10 @@ pub struct StrategyStats {
     pub costs_fraction: f64,
     /// Fills, delistings included.
     pub n_trades: usize,
+    /// Net return per bar of the continuous account, dated like the replay's
+    /// (strategies.parquet; not in summary.json).
+    #[serde(skip)]
+    pub returns: Vec<f64>,
 }
 
 /// A finished walk-forward run.
@@ -426,6 +430,7 @@ fn stats(w: &Walked, capital: f64, bars_per_year: f64) -> StrategyStats {
         costs: r.fees,
         costs_fraction: r.fees / capital,
         n_trades: r.trades.len(),
+        returns: r.returns.clone(),
     }
 }
 
