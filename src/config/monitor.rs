@@ -67,6 +67,9 @@ pub struct RawMonitor {
     pub edge_decay: Option<RawLevels>,
     /// A value must fall below `rearm x level` to leave a level (hysteresis).
     pub rearm: Option<f64>,
+    /// Bars a regime must stay out of an alerting set (or the book without a
+    /// correlation) before a new entry alerts again.
+    pub rearm_bars: Option<u64>,
     /// Command run once per WARNING alert, the alert as JSON on stdin.
     pub on_warning: Option<String>,
     /// Command run once per CRITICAL alert, the alert as JSON on stdin.
@@ -111,6 +114,8 @@ pub struct MonitorSpec {
     pub edge_decay: Levels,
     /// Hysteresis factor in (0, 1].
     pub rearm: f64,
+    /// Quiet bars before a regime entry or a correlated book alerts again.
+    pub rearm_bars: usize,
     /// Command for WARNING alerts (not in summary.json: it may hold a token).
     #[serde(skip)]
     pub on_warning: Option<String>,
@@ -254,8 +259,16 @@ impl RawMonitor {
                 format!("must be a factor in (0, 1], got {rearm}"),
             ));
         }
+        let rearm_bars = self.rearm_bars.unwrap_or(21);
+        if rearm_bars > 100_000 {
+            return Err(ConfigError::invalid(
+                "monitor.rearm_bars",
+                format!("must be bars in [0, 100000], got {rearm_bars}"),
+            ));
+        }
         let regime = self.regime.unwrap_or_default();
         Ok(MonitorSpec {
+            rearm_bars: rearm_bars as usize,
             drawdown: levels("drawdown", self.drawdown, (0.10, 0.15), FRACTION)?,
             gross_exposure: levels("gross_exposure", self.gross_exposure, (0.9, 1.0), EXPOSURE)?,
             single_name: levels("single_name", self.single_name, (0.10, 0.20), EXPOSURE)?,
@@ -326,6 +339,7 @@ mod tests {
         assert!(e("edge_decay = { warning = 1.5 }").contains("monitor.edge_decay"));
         assert!(e("on_warning = \" \"").contains("monitor.on_warning"));
         assert!(e("rearm = 0").contains("monitor.rearm"));
+        assert!(e("rearm_bars = 1000000").contains("monitor.rearm_bars"));
         assert!(
             e("correlation_threshold = 0.5\ncorrelation = { warning = 0.6 }")
                 .contains("monitor.correlation_threshold")

@@ -142,6 +142,10 @@ fn replay_rules(
     let mut single: Vec<Tracker> = vec![Tracker::default(); m];
     let (mut equity, mut peak) = (1.0f64, 1.0f64);
     let mut prev_regime: Option<&str> = None;
+    // Last decision bar at which the regime was in the warning / critical set.
+    let mut last_in: [Option<usize>; 2] = [None, None];
+    // Decision bars in a row without a correlation (flat or one-asset book).
+    let mut corr_gap = 0usize;
     let mut push = |a: Alert| alerts.push(a);
     for k in 0..=n {
         let bar = r.start + k;
@@ -175,8 +179,9 @@ fn replay_rules(
         }
         let w = r.weights.row(k);
         let held: Vec<usize> = (0..m).filter(|&i| w[i].abs() > HELD).collect();
-        let gross: f64 = held.iter().map(|&i| w[i].abs()).sum();
-        let net: f64 = held.iter().map(|&i| w[i]).sum();
+        // `+ 0.0`: an empty sum is -0.0.
+        let gross: f64 = held.iter().map(|&i| w[i].abs()).sum::<f64>() + 0.0;
+        let net: f64 = held.iter().map(|&i| w[i]).sum::<f64>() + 0.0;
         let top = held
             .iter()
             .copied()
@@ -235,12 +240,17 @@ fn replay_rules(
                 });
             }
         }
-        // A flat or one-asset book has no correlation: the rule's level resets.
+        // A flat or one-asset book has no correlation: the rule's level is
+        // kept through short gaps and resets after `rearm_bars` of them.
         let c = avg_corr.unwrap_or(f64::NEG_INFINITY);
         let c_step = if avg_corr.is_some() {
+            corr_gap = 0;
             corr_t.step(c, spec.correlation, Compare::Above, spec.rearm)
         } else {
-            corr_t = Tracker::default();
+            corr_gap += 1;
+            if corr_gap >= spec.rearm_bars.max(1) {
+                corr_t = Tracker::default();
+            }
             None
         };
         if let Some(s) = c_step {
@@ -262,27 +272,35 @@ fn replay_rules(
             });
         }
         if let Some((name, prob)) = r.regimes.get(k).copied().flatten() {
-            let sev = if spec.regime_critical.contains(name) {
-                Some(Severity::Critical)
-            } else if spec.regime_warning.contains(name) {
-                Some(Severity::Warning)
+            let sets = [&spec.regime_warning, &spec.regime_critical];
+            let sev = if sets[1].contains(name) {
+                Some((1, Severity::Critical))
+            } else if sets[0].contains(name) {
+                Some((0, Severity::Warning))
             } else {
                 None
             };
-            if let Some(s) = sev.filter(|_| prev_regime != Some(name)) {
-                push(Alert {
-                    timestamp: Some(ts),
-                    severity: s,
-                    rule: "regime",
-                    value: prob,
-                    limit: None,
-                    symbol: None,
-                    message: format!(
-                        "regime changed {} {name} (probability {prob:.2}); gross exposure {}",
-                        prev_regime.map_or("to".to_string(), |p| format!("from {p} to")),
-                        pct(gross)
-                    ),
-                });
+            // Entering the set, after `rearm_bars` outside it (a regime that
+            // flickers in and out raises one alert).
+            if let Some((set, s)) = sev {
+                let entered = !prev_regime.is_some_and(|p| sets[set].contains(p));
+                let quiet = last_in[set].is_none_or(|l| k - l > spec.rearm_bars);
+                if entered && quiet {
+                    push(Alert {
+                        timestamp: Some(ts),
+                        severity: s,
+                        rule: "regime",
+                        value: prob,
+                        limit: None,
+                        symbol: None,
+                        message: format!(
+                            "regime changed {} {name} (probability {prob:.2}); gross exposure {}",
+                            prev_regime.map_or("to".to_string(), |p| format!("from {p} to")),
+                            pct(gross)
+                        ),
+                    });
+                }
+                last_in[set] = Some(k);
             }
             prev_regime = Some(name);
         }

@@ -137,7 +137,7 @@ fn regime_single_name_stress_and_edge_rules() {
         }],
         stress_timestamp: Some(19 * DAY),
     };
-    let m = run(&MonitorSpec::default(), &inputs);
+    let m = run(&spec("rearm_bars = 1"), &inputs);
     let got: Vec<_> = m
         .alerts
         .iter()
@@ -169,4 +169,41 @@ fn regime_single_name_stress_and_edge_rules() {
     );
     assert_eq!(m.alerts[0].value, 0.8);
     assert_eq!(m.alerts[3].value, 3.0);
+}
+
+#[test]
+fn a_flickering_regime_alerts_once_within_rearm_bars() {
+    let symbols = vec!["A".to_string()];
+    let ts: Vec<i64> = (0..40).map(|t| t * DAY).collect();
+    let returns = vec![0.0; 30];
+    let w = Array2::zeros((30, 1));
+    // VOLATILE at bars 2, 4, 6 (gaps of 1 bar), then again at 25 (18 bars later).
+    let mut regimes = vec![Some(("STABLE", 1.0)); 30];
+    for k in [2, 4, 6, 25] {
+        regimes[k] = Some(("VOLATILE", 1.0));
+    }
+    let inputs = Inputs {
+        symbols: &symbols,
+        timestamps: &ts,
+        asset_returns: Array2::from_elem((40, 1), f64::NAN),
+        replay: Some(ReplayView {
+            start: 0,
+            returns: &returns,
+            weights: w.view(),
+            regimes,
+        }),
+        folds: Vec::new(),
+        stress: Vec::new(),
+        stress_timestamp: None,
+    };
+    let days = |text: &str| -> Vec<i64> {
+        run(&spec(text), &inputs)
+            .alerts
+            .iter()
+            .map(|a| a.timestamp.unwrap() / DAY)
+            .collect()
+    };
+    assert_eq!(days("rearm_bars = 0"), vec![2, 4, 6, 25]);
+    assert_eq!(days("rearm_bars = 5"), vec![2, 25]);
+    assert_eq!(days("rearm_bars = 21"), vec![2]);
 }

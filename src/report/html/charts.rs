@@ -68,7 +68,7 @@ fn year_label(v: f64, span: f64) -> String {
 
 fn pct_label(v: f64) -> String {
     let a = (v * 100.0).abs();
-    if a == 0.0 {
+    if a < 1e-9 {
         "0%".into()
     } else if a < 1.0 {
         format!("{:.1}%", v * 100.0)
@@ -153,7 +153,19 @@ impl TimeChart {
     pub fn draw(mut self) -> anyhow::Result<String> {
         let plot_w = self.size.0.saturating_sub(90).max(50) as usize;
         for l in &mut self.lines {
-            l.points = thin::min_max(&l.points, plot_w);
+            // Segments between gaps (non-finite values) are thinned apart;
+            // one NaN between them keeps the gap when drawn.
+            let mut out = Vec::new();
+            for seg in l.points.split(|p| !p.1.is_finite()) {
+                if seg.is_empty() {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push((seg[0].0, f64::NAN));
+                }
+                out.extend(thin::min_max(seg, plot_w));
+            }
+            l.points = out;
         }
         let xs = self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
         let (x0, x1) = bounds(xs);
@@ -181,7 +193,7 @@ impl TimeChart {
                 .x_label_area_size(32)
                 .y_label_area_size(64);
             if c.log_y {
-                let mut ch = b.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?;
+                let mut ch = b.build_cartesian_2d(x0..x1, (y0..y1).log_scale().base(2.0))?;
                 ch.configure_mesh()
                     .light_line_style(GRID)
                     .bold_line_style(GRID)
@@ -232,7 +244,7 @@ where
     for &(a, b, color) in &c.spans {
         ch.draw_series(std::iter::once(Rectangle::new(
             [(a, y0), (b, y1)],
-            color.mix(0.16).filled(),
+            color.mix(0.13).filled(),
         )))?;
     }
     ch.draw_series(c.vlines.iter().map(|&x| {
@@ -255,19 +267,25 @@ where
     for l in &c.lines {
         let color = l.color;
         let width = l.width;
-        if l.fill {
-            ch.draw_series(AreaSeries::new(
-                l.points.iter().copied(),
-                0.0,
-                color.mix(0.25),
+        let segments: Vec<&[(f64, f64)]> = l
+            .points
+            .split(|p| !p.1.is_finite())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for (k, seg) in segments.iter().enumerate() {
+            if l.fill {
+                ch.draw_series(AreaSeries::new(seg.iter().copied(), 0.0, color.mix(0.25)))?;
+            }
+            let drawn = ch.draw_series(LineSeries::new(
+                seg.iter().copied(),
+                color.stroke_width(width),
             ))?;
+            if k == 0 {
+                drawn.label(&l.name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
+                });
+            }
         }
-        ch.draw_series(LineSeries::new(
-            l.points.iter().copied(),
-            color.stroke_width(width),
-        ))?
-        .label(&l.name)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
     }
     ch.draw_series(
         c.marks
@@ -598,7 +616,7 @@ pub fn fan(
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
         }
         ch.configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(SeriesLabelPosition::UpperLeft)
             .label_font((FONT, 12).into_font().color(&INK))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 203, 210))
@@ -724,7 +742,10 @@ pub fn heatmap(
             .y_label_area_size(label_w)
             .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())?;
         let name = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) => symbols.get(*i as usize).cloned().unwrap_or_default(),
+            // Rotated labels start at the tick: no-break spaces move them off the axis.
+            SegmentValue::CenterOf(i) => symbols
+                .get(*i as usize)
+                .map_or_else(String::new, |s| format!("\u{a0}\u{a0}{s}")),
             _ => String::new(),
         };
         ch.configure_mesh()

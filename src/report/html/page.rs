@@ -137,6 +137,7 @@ table { border-collapse:collapse; width:100%; margin:6px 0 10px; font-size:13px;
 th, td { border-bottom:1px solid var(--line); padding:5px 8px; text-align:left; vertical-align:top; }
 th { background:#f1f3f6; font-weight:600; }
 td.n { text-align:right; font-variant-numeric: tabular-nums; }
+td:first-child { white-space:nowrap; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; }
 .badge.ok { background:var(--ok); } .badge.bad { background:var(--bad); } .badge.warn { background:var(--warn); } .badge.skip { background:var(--muted); }
 .grid2 { display:grid; grid-template-columns:repeat(auto-fit,minmax(540px,1fr)); gap:10px; }

@@ -556,13 +556,13 @@ impl Run {
         )?);
         body.push_str(&charts::precision(&pr, HALF)?);
         body.push_str("</div>");
-        let no_sharpe = sharpe.iter().filter(|v| v.is_none()).count();
+        let flat = sharpe.iter().filter(|v| **v == Some(0.0)).count();
         let _ = write!(
             body,
-            "<p class=\"note\">{} folds; {} without a Sharpe ratio (no return variance: the book stayed in cash). \
-             Precision is shown only for folds with edge calls (p &ge; min_edge).</p>",
+            "<p class=\"note\">{} folds; {} with a Sharpe ratio of 0 (no return variance: the book \
+             stayed in cash). Precision is shown only for folds with edge calls (p &ge; min_edge).</p>",
             idx.len(),
-            no_sharpe
+            flat
         );
         Ok(section("folds", "Folds", &body))
     }
@@ -584,7 +584,7 @@ impl Run {
             Ok(xs
                 .iter()
                 .zip(t.f64s(name)?)
-                .filter_map(|(&x, v)| Some((x, v?)))
+                .map(|(&x, v)| (x, v.unwrap_or(f64::NAN)))
                 .collect())
         };
         let rules = get(&self.summary, "monitor.rules");
@@ -627,7 +627,7 @@ impl Run {
         let mut body = String::from("<div class=\"grid2\">");
         body.push_str(&chart.draw()?);
         let corr = col("avg_correlation")?;
-        if corr.is_empty() {
+        if corr.iter().all(|p| !p.1.is_finite()) {
             body.push_str(&absent(
                 "average correlation (the book never held two assets at once)",
             ));
