@@ -3,6 +3,7 @@
 mod data;
 mod gate;
 mod metrics;
+mod monitor;
 mod optimize;
 mod run;
 mod stress;

@@ -764,8 +764,8 @@ pub fn heatmap(
                 (FONT, 12)
                     .into_font()
                     .color(&INK)
-                    .transform(FontTransform::Rotate270)
-                    .pos(Pos::new(HPos::Right, VPos::Center)),
+                    .transform(FontTransform::Rotate90)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
             )
             .y_label_style((FONT, 12).into_font().color(&INK))
             .draw()?;
