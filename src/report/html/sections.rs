@@ -12,6 +12,11 @@ use super::{
 };
 
 const WIDE: (u32, u32) = (1180, 420);
+
+/// The replay's equity points (fractional year, equity), timestamps and folds.
+type OosPoints = (Vec<(f64, f64)>, Vec<i64>, Vec<i64>);
+/// Shaded regime spans and the regimes' names in order of appearance.
+type RegimeSpans = (Vec<(f64, f64, RGBColor)>, Vec<String>);
 const HALF: (u32, u32) = (580, 340);
 
 /// Everything the page draws, read from one output folder.
@@ -155,9 +160,9 @@ impl Run {
             (Some(a), Some(b)) => format!("data {a} to {b}, {} assets", num(f(sm, "data.assets"))),
             _ => "no price data".into(),
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<header><h1>{}</h1><div class=\"sub\">risk report of job <b>{}</b> &middot; {} &middot; chloe {} &middot; seed {}</div></header>\n",
+            "<header><h1>{}</h1><div class=\"sub\">risk report of job <b>{}</b> &middot; {} &middot; chloe {} &middot; seed {}</div></header>",
             esc(&format!("chloe report: {}", self.job())),
             esc(&self.job()),
             esc(&span),
@@ -306,7 +311,7 @@ impl Run {
         section("verdict", "Release verdict", &body)
     }
 
-    fn oos_points(&self) -> anyhow::Result<Option<(Vec<(f64, f64)>, Vec<i64>, Vec<i64>)>> {
+    fn oos_points(&self) -> anyhow::Result<Option<OosPoints>> {
         let Some(t) = &self.oos else { return Ok(None) };
         let ts = t.ts("timestamp")?;
         let eq = t.f64s("equity")?;
@@ -323,7 +328,7 @@ impl Run {
         )))
     }
 
-    fn regime_spans(&self) -> anyhow::Result<(Vec<(f64, f64, RGBColor)>, Vec<String>)> {
+    fn regime_spans(&self) -> anyhow::Result<RegimeSpans> {
         let Some(t) = &self.regimes else {
             return Ok((Vec::new(), Vec::new()));
         };
