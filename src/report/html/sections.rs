@@ -192,7 +192,17 @@ impl Run {
     fn verdict(&self) -> String {
         let sm = &self.summary;
         let mut body = String::from("<div class=\"verdict\">");
+        let n_checks = self
+            .gate
+            .as_ref()
+            .and_then(|g| get(g, "checks"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         match self.gate.as_ref().and_then(|g| s(g, "verdict")) {
+            Some(_) if n_checks == 0 => body.push_str(
+                "<div class=\"big none\">NO GATE</div><div>no thresholds configured \
+                 (no [gate] in the job, no flags): the run passes by default</div>",
+            ),
             Some(v) => {
                 let counts = self.gate.as_ref().and_then(|g| get(g, "counts"));
                 let c = |k: &str| {
@@ -218,7 +228,7 @@ impl Run {
         body.push_str("</div><div class=\"tiles\">");
         let crit = f(sm, "monitor.alerts.CRITICAL");
         let warn = f(sm, "monitor.alerts.WARNING");
-        let tiles = [
+        let mut tiles = vec![
             (
                 "stitched Sharpe",
                 num(f(sm, "walkforward.aggregate.stitched_sharpe")),
@@ -243,6 +253,10 @@ impl Run {
             ("CRITICAL alerts", num(crit)),
             ("WARNING alerts", num(warn)),
         ];
+        if get(sm, "walkforward").is_none() {
+            // A stress-only run: the replay's tiles would all be null.
+            tiles.drain(..6);
+        }
         for (k, v) in tiles {
             let _ = write!(
                 body,
@@ -257,6 +271,7 @@ impl Run {
             .as_ref()
             .and_then(|g| get(g, "checks"))
             .and_then(Value::as_array)
+            .filter(|c| !c.is_empty())
         {
             let rows: Vec<Vec<String>> = checks
                 .iter()
@@ -1066,7 +1081,7 @@ impl Run {
                     sev_badge(sev[i].as_deref().unwrap_or("")),
                     esc(rule[i].as_deref().unwrap_or("")),
                     num(val[i]),
-                    num(lim[i]),
+                    lim[i].map_or("&mdash;".into(), |l| num(Some(l))),
                     esc(sym[i].as_deref().unwrap_or("")),
                     esc(msg[i].as_deref().unwrap_or("")),
                 ]
