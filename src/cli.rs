@@ -62,6 +62,15 @@ pub enum Command {
     Merge(MergeArgs),
     /// Show how a job is cut into units and assigned to N shards.
     Plan(Box<PlanArgs>),
+    /// Rebuild report.html from a finished run's output folder (its Parquet reports and summary.json).
+    Report(ReportArgs),
+}
+
+/// `chloe report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's output folder.
+    pub out_dir: PathBuf,
 }
 
 /// `chloe data ...`

@@ -14,6 +14,7 @@ pub mod features;
 pub mod job;
 pub mod logging;
 pub mod metrics;
+pub mod monitor;
 pub mod progress;
 pub mod regime;
 pub mod report;
@@ -73,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         ),
         Command::Devices(a) => stress::devices_command(a.check),
         Command::Optimize(a) => strategy::optimize::command(&a),
+        Command::Report(a) => report::html::command(&a.out_dir),
     }
 }
 

@@ -218,12 +218,13 @@ pub fn merge(dir: &Path, allow_mixed: bool) -> anyhow::Result<RunOutput> {
     );
     let progress = Progress::new("merging", 0);
     let stage = StagedDir::new(&dir.join("merge"))?;
-    let (summary, exit) = job::finish(&prep, &mut disk, &stage, &progress)?;
+    let done = job::finish(&prep, &mut disk, &stage, &progress)?;
     stage.publish_into(dir, "summary.json")?;
+    done.route(&prep);
     Ok(RunOutput {
         out: dir.to_path_buf(),
-        summary,
-        exit,
+        summary: done.summary,
+        exit: done.exit,
     })
 }
 

@@ -8,6 +8,7 @@ mod data;
 pub mod execution;
 pub mod features;
 pub mod gate;
+pub mod monitor;
 pub mod strategy;
 pub mod stress;
 pub mod time;
@@ -47,6 +48,8 @@ pub struct RawJob {
     pub cluster: Option<cluster::RawCluster>,
     /// `[execution]` section.
     pub execution: Option<execution::RawExecution>,
+    /// `[monitor]` section.
+    pub monitor: Option<monitor::RawMonitor>,
 }
 
 /// `[job]`: name, seed and output folder.
@@ -91,6 +94,8 @@ pub struct JobSpec {
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
     pub stress: Option<stress::StressSpec>,
+    /// Risk-monitor rules and alert routing (defaults when the section is absent).
+    pub monitor: monitor::MonitorSpec,
     /// Whether the job file has a `[walkforward]` section (`chloe run` runs
     /// the walk-forward when it has one, or when the stress needs its book).
     pub has_walkforward: bool,
@@ -223,8 +228,10 @@ impl RawJob {
             .validate(sizing.cost_bps)?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         let cluster = self.cluster.unwrap_or_default().validate()?;
+        let monitor = self.monitor.unwrap_or_default().validate()?;
         Ok(JobSpec {
             cluster,
+            monitor,
             gate,
             name: self.job.name,
             seed: self.job.seed,

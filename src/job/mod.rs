@@ -18,6 +18,7 @@
 //! has; `chloe walkforward` and `chloe stress` run one.
 
 pub mod gate;
+mod monitor_stage;
 mod notes;
 pub mod provenance;
 mod stress_stage;
@@ -309,12 +310,13 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
     let progress = Progress::new("starting", 0);
     let mut units = cluster::Local::new(&prep, &progress);
     let stage = StagedDir::new(&prep.out)?;
-    let (summary, exit) = finish(&prep, &mut units, &stage, &progress)?;
+    let done = finish(&prep, &mut units, &stage, &progress)?;
     stage.commit()?;
+    done.route(&prep);
     Ok(RunOutput {
         out: prep.out.clone(),
-        summary,
-        exit,
+        summary: done.summary,
+        exit: done.exit,
     })
 }
 
@@ -360,6 +362,23 @@ pub fn stress_inputs<'a>(
     }
 }
 
+/// What the finish phase wrote: the summary, the gate's exit code and the
+/// monitor's alerts (routed once the folder is in place).
+pub struct Finished {
+    /// summary.json as written.
+    pub summary: report::summary::Summary,
+    /// The gate's exit code.
+    pub exit: Exit,
+    monitor: crate::monitor::Monitor,
+}
+
+impl Finished {
+    /// Hands the alerts to the job's routing commands; call after the reports are in place.
+    pub fn route(&self, prep: &Prepared) {
+        monitor_stage::route(&prep.job.spec, &self.monitor);
+    }
+}
+
 /// The finish phase a single run and a merge share: the replay from the
 /// fold fits, the stress summaries from the path blocks, every report,
 /// summary.json and the gate, written into `stage`.
@@ -368,7 +387,7 @@ pub fn finish(
     units: &mut dyn UnitSource,
     stage: &StagedDir,
     progress: &Progress,
-) -> anyhow::Result<(report::summary::Summary, Exit)> {
+) -> anyhow::Result<Finished> {
     let spec = &prep.job.spec;
     let mut times = prep.times.clone();
     let mut all_notes = prep.notes.clone();
@@ -416,6 +435,15 @@ pub fn finish(
         parquet.write("stress_bands.parquet", schema, &[batch], r.kind)?;
     }
     report_s += t.elapsed().as_secs_f64();
+    let panel = prep.panel();
+    let mon = monitor_stage::run(
+        spec,
+        panel,
+        wf_out.as_ref(),
+        stress_stage.as_ref(),
+        &parquet,
+        &mut times,
+    )?;
     notes::log(&all_notes);
     times.report_s = report_s;
     times.total_s = prep.started.elapsed().as_secs_f64();
@@ -430,6 +458,7 @@ pub fn finish(
         times,
     });
     units.annotate(&mut summary);
+    summary.monitor = Some(monitor_stage::section(spec, &mon));
     report::write_summary(stage, &summary)?;
 
     // The release gate reads the staged reports (the same files `chloe gate`
@@ -443,7 +472,13 @@ pub fn finish(
     )?;
     gate::write_gate_files(stage.dir(), &outcome)?;
     gate::print(&outcome);
-    Ok((summary, outcome.exit()))
+    let exit = outcome.exit();
+    monitor_stage::page(stage.dir(), &mut summary, prep.started)?;
+    Ok(Finished {
+        summary,
+        exit,
+        monitor: mon,
+    })
 }
 
 /// Refuses to replace an existing folder that is not a chloe output: the

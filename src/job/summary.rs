@@ -391,6 +391,7 @@ pub fn build(p: Parts<'_>) -> Summary {
         walkforward: wf,
         notes: p.notes.clone(),
         mixed_backends: None,
+        monitor: None,
         run: RunInfo {
             merged_shards: None,
             wall_times: p.times.clone(),

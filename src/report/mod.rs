@@ -7,7 +7,9 @@
 //! contract in DESIGN.md) and [`summary`] (summary.json as typed structs).
 //! Writers read results; they never call models or backends.
 
+pub mod alerts;
 pub mod gate;
+pub mod html;
 pub mod parquet;
 pub mod stress;
 pub mod summary;

@@ -45,6 +45,8 @@ pub struct Summary {
     /// `chloe merge --allow-mixed-backends` (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mixed_backends: Option<MixedBackends>,
+    /// The risk monitor's alert counts and rules.
+    pub monitor: Option<MonitorSection>,
     /// What differs between runs of the same job.
     pub run: RunInfo,
 }
@@ -56,6 +58,17 @@ pub struct MixedBackends {
     pub units: std::collections::BTreeMap<String, usize>,
     /// What it means for the numbers.
     pub note: String,
+}
+
+/// summary.json `monitor`: alert counts per severity and per rule, and the rules applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorSection {
+    /// Alerts per severity (`CRITICAL`, `WARNING`).
+    pub alerts: std::collections::BTreeMap<&'static str, usize>,
+    /// Alerts per rule.
+    pub by_rule: std::collections::BTreeMap<&'static str, usize>,
+    /// The validated `[monitor]` rules.
+    pub rules: crate::config::monitor::MonitorSpec,
 }
 
 /// The gate settings of a run.
@@ -469,6 +482,10 @@ pub struct StageTimes {
     pub stress_s: Option<f64>,
     /// Writing the other reports.
     pub report_s: f64,
+    /// The risk monitor's checks and its Parquet reports.
+    pub monitor_s: Option<f64>,
+    /// Building report.html.
+    pub html_s: Option<f64>,
     /// The whole run.
     pub total_s: f64,
 }

@@ -200,6 +200,7 @@ pub fn write_parquet(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> a
     let stamp = |bar: usize| panel.timestamps[bar];
     let folds = &wf.folds;
     write_account(out, panel, wf)?;
+    write_strategies(out, panel, wf)?;
 
     let schema = folds_schema();
     let m = |f: &dyn Fn(&crate::walkforward::FoldResult) -> Option<f64>| -> ArrayRef {
@@ -307,6 +308,44 @@ pub fn write_parquet(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> a
         for j in 0..regime_set.len() {
             cols.push(f64s(f.regime_probs.column(j).to_vec()));
         }
+        sink.write(&batch(&schema, cols)?)?;
+    }
+    sink.finish()
+}
+
+/// Schema of `strategies.parquet`: each strategy's continuous account per bar.
+pub fn strategies_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        ts_field("timestamp"),
+        Field::new("strategy", DataType::Utf8, false),
+        Field::new("return", DataType::Float64, false),
+        Field::new("equity", DataType::Float64, false),
+    ]))
+}
+
+/// Writes `strategies.parquet`: the replayed strategy, then each compared one,
+/// on the out-of-sample calendar (equity starts at 1.0 before the first bar).
+fn write_strategies(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyhow::Result<()> {
+    let schema = strategies_schema();
+    let mut sink = out.sink("strategies.parquet", schema.clone(), BackendKind::Cpu)?;
+    let start = wf.replay.start;
+    for s in &wf.strategies {
+        let n = s.returns.len();
+        let mut equity = 1.0;
+        let eq: Vec<f64> = s
+            .returns
+            .iter()
+            .map(|r| {
+                equity *= 1.0 + r;
+                equity
+            })
+            .collect();
+        let cols = vec![
+            ts((0..n).map(|k| panel.timestamps[start + 1 + k]).collect()),
+            strs((0..n).map(|_| s.name.as_str())),
+            f64s(s.returns.clone()),
+            f64s(eq),
+        ];
         sink.write(&batch(&schema, cols)?)?;
     }
     sink.finish()

@@ -94,6 +94,10 @@ pub struct StrategyStats {
     pub costs_fraction: f64,
     /// (bar, symbol) pairs where the position changed, delistings included.
     pub n_trades: usize,
+    /// Net return per bar of the continuous account, dated like the replay's
+    /// (strategies.parquet; not in summary.json).
+    #[serde(skip)]
+    pub returns: Vec<f64>,
 }
 
 /// A finished walk-forward run.
@@ -628,6 +632,7 @@ fn stats(w: &Walked, capital: f64, bars_per_year: f64) -> StrategyStats {
         costs: r.costs(),
         costs_fraction: r.costs() / capital,
         n_trades: changed_positions(r.trades.iter()),
+        returns: r.returns.clone(),
     }
 }
 

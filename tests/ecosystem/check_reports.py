@@ -129,6 +129,28 @@ CONTRACT: dict[str, dict[str, str]] = {
         "symbol": STR,
         "message": STR,
     },
+    "monitor.parquet": {
+        "timestamp": TS,
+        "equity": FLOAT,
+        "drawdown": FLOAT,
+        "gross": FLOAT,
+        "net": FLOAT,
+        "max_single_name": FLOAT,
+        "top_symbol": STR,
+        "avg_correlation": FLOAT,
+        "n_held": INT,
+    },
+    "correlation.parquet": {
+        "symbol_a": STR,
+        "symbol_b": STR,
+        "correlation": FLOAT,
+    },
+    "strategies.parquet": {
+        "timestamp": TS,
+        "strategy": STR,
+        "return": FLOAT,
+        "equity": FLOAT,
+    },
 }
 
 

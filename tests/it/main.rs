@@ -5,6 +5,7 @@ mod data;
 mod faults;
 mod gate;
 mod metrics;
+mod monitor;
 mod optimize;
 mod run;
 mod stress;

@@ -93,6 +93,13 @@ fn whole_job_writes_every_report_with_provenance() {
         .iter()
         .chain(&STRESS_REPORTS)
         .chain(&["summary.json", "gate.json", "gate.xml"])
+        .chain(&[
+            "alerts.parquet",
+            "monitor.parquet",
+            "correlation.parquet",
+            "strategies.parquet",
+            "report.html",
+        ])
         .map(|s| s.to_string())
         .collect();
     expected.sort();
