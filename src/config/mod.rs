@@ -6,6 +6,7 @@
 mod data;
 pub mod features;
 pub mod gate;
+pub mod hedge;
 pub mod strategy;
 pub mod stress;
 pub mod time;
@@ -37,6 +38,8 @@ pub struct RawJob {
     pub strategy: Option<strategy::RawStrategy>,
     /// `[portfolio]` section.
     pub portfolio: Option<strategy::RawPortfolio>,
+    /// `[hedge]` section.
+    pub hedge: Option<hedge::RawHedge>,
     /// `[gate]` section.
     pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
@@ -79,6 +82,8 @@ pub struct JobSpec {
     pub strategy: strategy::StrategySpec,
     /// The account the replay trades.
     pub portfolio: strategy::PortfolioSpec,
+    /// Dynamic hedging of the replayed book, when the job has a `[hedge]` section.
+    pub hedge: Option<hedge::HedgeSpec>,
     /// Release-gate thresholds, when the job has a `[gate]` section.
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
@@ -206,6 +211,7 @@ impl RawJob {
         let sizing = self.sizing.unwrap_or_default().validate()?;
         let strategy = self.strategy.unwrap_or_default().validate(base)?;
         let portfolio = self.portfolio.unwrap_or_default().validate()?;
+        let hedge = self.hedge.map(|h| h.validate(base)).transpose()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         Ok(JobSpec {
             gate,
@@ -219,6 +225,7 @@ impl RawJob {
             sizing,
             strategy,
             portfolio,
+            hedge,
             stress,
             has_walkforward,
         })

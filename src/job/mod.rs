@@ -207,6 +207,10 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
             .as_deref()
             .map(|p| crate::strategy::signals::load(p, &l.panel))
             .transpose()?;
+        let hedging = match (&spec.hedge, &spec.data) {
+            (Some(h), Some(d)) => Some(load_hedging(h, d, &l.panel, &mut all_notes)?),
+            _ => None,
+        };
         let wf = walkforward::run_with(
             &l.panel,
             FeatureInput {
@@ -220,6 +224,7 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
                 strategy: &spec.strategy,
                 portfolio: &spec.portfolio,
                 signals: signals.as_ref(),
+                hedge: hedging.as_ref(),
             },
             spec.seed,
             Some(&progress),
@@ -305,6 +310,30 @@ pub fn run(opts: &Options, stages: Stages) -> anyhow::Result<RunOutput> {
 
     stage.commit()?;
     Ok(RunOutput { out, summary, exit })
+}
+
+/// Reads the `[[hedge.instruments]]` series and aligns them to the panel calendar.
+fn load_hedging(
+    h: &crate::config::hedge::HedgeSpec,
+    d: &crate::config::DataSpec,
+    panel: &crate::data::Panel,
+    notes: &mut Vec<report::summary::Note>,
+) -> anyhow::Result<walkforward::Hedging> {
+    let mut instruments = Vec::with_capacity(h.instruments.len());
+    for (k, i) in h.instruments.iter().enumerate() {
+        let columns = i.columns.as_ref().unwrap_or(&d.columns);
+        let series = crate::data::load::load_aligned(d, &i.path, &i.symbol, columns, panel)
+            .with_context(|| format!("loading hedge.instruments[{k}] ({})", i.symbol))?;
+        let missing = series.available.iter().filter(|a| !**a).count();
+        if missing > 0 {
+            notes.push(notes::hedge_gaps(&i.symbol, missing, panel.n_bars()));
+        }
+        instruments.push(series);
+    }
+    Ok(walkforward::Hedging {
+        spec: h.clone(),
+        instruments,
+    })
 }
 
 /// Refuses to replace an existing folder that is not a chloe output: the

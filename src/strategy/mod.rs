@@ -17,6 +17,7 @@
 //! the built-ins ([`builtin`], [`signals`]); portfolio construction
 //! ([`portfolio`], [`covariance`]) and its command ([`optimize`]).
 
+pub mod allocate;
 pub mod builtin;
 pub mod classifier;
 pub mod covariance;
@@ -246,4 +247,15 @@ pub trait Strategy: Sync {
 
     /// Target weights at the close of `market.t`, given the fold's model and the book.
     fn decide(&mut self, model: &Self::Model, market: &Market<'_>, book: &Book) -> Decision;
+
+    /// A failure of `decide` that stops the run, as (bar, what failed);
+    /// the walk-forward checks it after the replay.
+    fn failure(&self) -> Option<(usize, String)> {
+        None
+    }
+
+    /// Fallbacks `decide` used, worth telling a person.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

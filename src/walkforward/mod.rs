@@ -9,6 +9,7 @@
 //! changes a byte of the result.
 
 pub mod fold;
+pub mod hedge;
 pub mod plan;
 pub mod replay;
 
@@ -17,6 +18,7 @@ use rayon::prelude::*;
 
 pub use self::{
     fold::{Deployment, FoldMetrics, FoldResult, Prediction},
+    hedge::{HedgeOutcome, Hedging},
     plan::Fold,
     replay::{Replay, Trade, TradeReason},
 };
@@ -105,6 +107,9 @@ pub struct Walkforward {
     pub warmup: usize,
     /// Fallbacks and warnings from the folds, prefixed by fold.
     pub notes: Vec<String>,
+    /// Fallbacks the replayed strategy used while deciding (e.g. a
+    /// regime-conditioned covariance with too few bars).
+    pub strategy_notes: Vec<String>,
     /// The book after the last bar of data; None when the panel is too short
     /// for a deployment fold.
     pub deployment: Option<Deployment>,
@@ -138,6 +143,9 @@ pub struct Settings<'a> {
     pub portfolio: &'a PortfolioSpec,
     /// The signals file, aligned to the panel (strategy `signals`).
     pub signals: Option<&'a Signals>,
+    /// Dynamic hedging of the replayed strategy's book (`[hedge]`), with its
+    /// instruments aligned to the panel; compared strategies are not hedged.
+    pub hedge: Option<&'a Hedging>,
 }
 
 /// One-bar returns and forward returns over `h` bars, `[bars, assets]`, NaN where undefined.
@@ -190,6 +198,7 @@ pub fn run(
             strategy: &strategy,
             portfolio: &portfolio,
             signals: None,
+            hedge: None,
         },
         seed,
         progress,
@@ -211,6 +220,8 @@ struct Walked {
     folds: Vec<FoldResult>,
     replay: Replay,
     deployment: Option<Deployment>,
+    /// The strategy's own notes on fallbacks in `decide`.
+    notes: Vec<String>,
 }
 
 /// Every fold's fit, and the deployment fold's.
@@ -236,21 +247,43 @@ fn fit_all<S: Strategy>(s: &S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Fi
     )
 }
 
-/// Fits every fold in parallel, then replays serially.
-fn walk<S: Strategy>(s: S, ctx: &Ctx<'_>, progress: Option<&Progress>) -> Walked {
+/// Fits every fold in parallel, then replays serially (hedged when `hedged`).
+fn walk<S: Strategy>(
+    s: S,
+    ctx: &Ctx<'_>,
+    progress: Option<&Progress>,
+    hedged: bool,
+) -> anyhow::Result<Walked> {
     let started = std::time::Instant::now();
     let fits = fit_all(&s, ctx, progress);
     let fit_s = started.elapsed().as_secs_f64();
-    walk_fitted(s, ctx, fits, fit_s)
+    walk_fitted(s, ctx, fits, fit_s, hedged)
 }
 
-/// Replays `s` with its folds' fits.
-fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s: f64) -> Walked {
+/// Replays `s` with its folds' fits; with `hedged`, the book is hedged per
+/// `settings.hedge`. A failure the strategy reports stops the run, naming
+/// its bar and fold.
+fn walk_fitted<S: Strategy>(
+    mut s: S,
+    ctx: &Ctx<'_>,
+    fits: Fits<S::Model>,
+    fit_s: f64,
+    hedged: bool,
+) -> anyhow::Result<Walked> {
     let data = &ctx.data;
     let (fits, dfit) = fits;
     let started = std::time::Instant::now();
     let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
-    let rep = replay::replay(
+    let hedger = ctx.settings.hedge.filter(|_| hedged).map(|h| {
+        let mut regimes = vec![None; ctx.panel.n_bars()];
+        for (fold, r) in ctx.folds.iter().zip(&reports) {
+            for (k, &g) in r.regimes.iter().enumerate() {
+                regimes[fold.test_start + k] = Some(g);
+            }
+        }
+        hedge::Hedger::new(h, regimes)
+    });
+    let rep = replay::replay_hedged(
         &mut s,
         ctx.panel,
         data.returns,
@@ -261,7 +294,25 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
             .map(|(f, fit)| (f, &fit.model)),
         ctx.settings.portfolio,
         ctx.settings.sizing.cost_bps,
+        hedger,
     );
+    if let Some((bar, what)) = s.failure() {
+        let last_end = ctx.folds.last().map_or(0, |f| f.test_end);
+        let fold = if bar > last_end {
+            "deployment".to_string()
+        } else {
+            ctx.folds
+                .iter()
+                .rev()
+                .find(|f| f.test_start <= bar)
+                .map_or_else(|| "?".to_string(), |f| f.index.to_string())
+        };
+        anyhow::bail!(
+            "{}: decision at {} (bar {bar}, fold {fold}) failed: {what}",
+            s.name(),
+            crate::data::time::format_us(ctx.panel.timestamps[bar])
+        );
+    }
     tracing::info!(
         "{}: fits {fit_s:.2}s (parallel over folds), replay {:.3}s (serial: decisions, risk engine, account)",
         s.name(),
@@ -343,17 +394,24 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
                 regime: r.regimes.first().copied(),
                 probabilities,
                 weights: d.target.clone(),
+                risk_contributions: crate::strategy::allocate::book_risk_contributions(
+                    data.returns,
+                    &d.target,
+                    fold.test_start,
+                    ctx.settings.portfolio.covariance_days,
+                ),
                 n_train: r.n_train,
                 dropped_train: r.dropped_train,
                 notes: r.notes,
             }
         });
-    Walked {
+    Ok(Walked {
         name: s.name().to_string(),
         folds: results,
         replay: rep,
         deployment,
-    }
+        notes: s.notes(),
+    })
 }
 
 /// The classifier's fits, shared by `risk_first` and `prediction_first`
@@ -379,25 +437,37 @@ impl Shared {
     }
 }
 
-/// Walks the built-in strategy `kind` forward.
+/// Walks the built-in strategy `kind` forward (hedged when `hedged`).
 fn walk_kind(
     kind: StrategyKind,
     ctx: &Ctx<'_>,
     progress: Option<&Progress>,
     shared: &mut Shared,
+    hedged: bool,
 ) -> anyhow::Result<Walked> {
     let st = ctx.settings;
     Ok(match kind {
         StrategyKind::RiskFirst => {
             let (fits, fit_s) = shared.classifier(ctx, progress);
-            walk_fitted(RiskFirst::new(st.sizing), ctx, fits, fit_s)
+            walk_fitted(
+                RiskFirst::with_portfolio(st.sizing, st.portfolio),
+                ctx,
+                fits,
+                fit_s,
+                hedged,
+            )?
         }
         StrategyKind::PredictionFirst => {
             let (fits, fit_s) = shared.classifier(ctx, progress);
-            walk_fitted(PredictionFirst::new(st.sizing), ctx, fits, fit_s)
+            walk_fitted(PredictionFirst::new(st.sizing), ctx, fits, fit_s, hedged)?
         }
-        StrategyKind::BuyAndHold => walk(BuyAndHold::default(), ctx, progress),
-        StrategyKind::EqualWeight => walk(EqualWeight::new(st.strategy.rebalance), ctx, progress),
+        StrategyKind::BuyAndHold => walk(BuyAndHold::default(), ctx, progress, hedged)?,
+        StrategyKind::EqualWeight => walk(
+            EqualWeight::new(st.strategy.rebalance),
+            ctx,
+            progress,
+            hedged,
+        )?,
         StrategyKind::Signals => {
             let signals = st.signals.ok_or_else(|| {
                 ConfigError::invalid(
@@ -406,10 +476,11 @@ fn walk_kind(
                 )
             })?;
             walk(
-                SignalStrategy::new(signals.clone(), st.sizing),
+                SignalStrategy::with_portfolio(signals.clone(), st.sizing, st.portfolio),
                 ctx,
                 progress,
-            )
+                hedged,
+            )?
         }
     })
 }
@@ -447,7 +518,7 @@ pub fn run_with(
         settings,
         seed,
         progress,
-        |ctx, p, shared| walk_kind(settings.strategy.kind, ctx, p, shared),
+        |ctx, p, shared| walk_kind(settings.strategy.kind, ctx, p, shared, true),
     )
 }
 
@@ -462,7 +533,7 @@ pub fn run_strategy<S: Strategy>(
     progress: Option<&Progress>,
 ) -> anyhow::Result<Walkforward> {
     run_inner(panel, features, settings, seed, progress, |ctx, p, _| {
-        Ok(walk(strategy, ctx, p))
+        walk(strategy, ctx, p, true)
     })
 }
 
@@ -500,7 +571,7 @@ fn run_inner(
     let capital = settings.portfolio.capital;
     let mut strategies = vec![stats(&main, capital, panel.bars_per_year)];
     for &k in &settings.strategy.compare {
-        let w = walk_kind(k, &ctx, None, &mut shared)?;
+        let w = walk_kind(k, &ctx, None, &mut shared, false)?;
         strategies.push(stats(&w, capital, panel.bars_per_year));
     }
     let Walked {
@@ -508,6 +579,7 @@ fn run_inner(
         folds: results,
         replay,
         deployment,
+        notes: strategy_notes,
     } = main;
     let mut columns: Vec<String> = features.names.to_vec();
     if let Some(first) = results.first() {
@@ -519,7 +591,7 @@ fn run_inner(
             *acc += v / results.len() as f64;
         }
     }
-    let notes = results
+    let notes: Vec<String> = results
         .iter()
         .flat_map(|r| {
             r.notes
@@ -527,6 +599,7 @@ fn run_inner(
                 .map(move |n| format!("fold {}: {n}", r.fold.index))
         })
         .collect();
+
     let aggregate = aggregate(
         &results,
         panel.bars_per_year,
@@ -542,6 +615,7 @@ fn run_inner(
         importance,
         warmup,
         notes,
+        strategy_notes,
         deployment,
         replay,
         strategies,

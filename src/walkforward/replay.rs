@@ -18,9 +18,14 @@
 //! did not trade. A held symbol without a close at t (it stopped trading past
 //! the fill limit) is sold at its last real close less `delisting_haircut`
 //! (no fee), recorded as a trade with reason `delisted`.
+//!
+//! With `[hedge]`, a [`Hedger`] marks its short index positions into the
+//! account's value at each close and re-hedges after the strategy's trades
+//! (see [`super::hedge`]); its trades carry reason `hedge`.
 
 use ndarray::Array2;
 
+use super::hedge::{HedgeOutcome, Hedger};
 use crate::{
     config::strategy::PortfolioSpec,
     data::Panel,
@@ -34,6 +39,8 @@ pub enum TradeReason {
     Rebalance,
     /// The symbol stopped trading; sold at its last real close.
     Delisted,
+    /// A hedge instrument's position moved to the hedge target.
+    Hedge,
 }
 
 impl TradeReason {
@@ -42,6 +49,7 @@ impl TradeReason {
         match self {
             TradeReason::Rebalance => "rebalance",
             TradeReason::Delisted => "delisted",
+            TradeReason::Hedge => "hedge",
         }
     }
 }
@@ -53,7 +61,7 @@ pub struct Trade {
     pub bar: usize,
     /// Fold whose segment holds the bar.
     pub fold: usize,
-    /// Asset index.
+    /// Asset index; `n_assets + j` is hedge instrument j ([`HedgeOutcome::symbols`]).
     pub asset: usize,
     /// Signed shares (positive buys).
     pub quantity: f64,
@@ -111,6 +119,8 @@ pub struct Replay {
     pub default_adv: Vec<usize>,
     /// The decision on the deployment bar, when there is one.
     pub deployment: Option<Decision>,
+    /// What the hedge did, when the replay was hedged.
+    pub hedge: Option<HedgeOutcome>,
 }
 
 /// Causal ADV in shares of asset `i` at bar `t`: mean real volume over the
@@ -137,10 +147,6 @@ fn adv_shares(panel: &Panel, t: usize, i: usize, window: usize) -> Option<f64> {
     clippy::too_many_arguments,
     reason = "the replay's inputs are independent"
 )]
-#[expect(
-    clippy::needless_range_loop,
-    reason = "the per-asset loops read the book, the panel and side arrays by the same index"
-)]
 pub fn replay<'a, S: Strategy>(
     strategy: &mut S,
     panel: &'a Panel,
@@ -150,6 +156,31 @@ pub fn replay<'a, S: Strategy>(
     deploy: Option<(Fold, &S::Model)>,
     portfolio: &PortfolioSpec,
     cost_bps: f64,
+) -> Replay {
+    replay_hedged(
+        strategy, panel, returns, folds, models, deploy, portfolio, cost_bps, None,
+    )
+}
+
+/// [`replay`], with the book hedged by `hedger` when one is given.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the replay's inputs are independent"
+)]
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the per-asset loops read the book, the panel and side arrays by the same index"
+)]
+pub fn replay_hedged<'a, S: Strategy>(
+    strategy: &mut S,
+    panel: &'a Panel,
+    returns: ndarray::ArrayView2<'a, f64>,
+    folds: &[Fold],
+    models: &[S::Model],
+    deploy: Option<(Fold, &S::Model)>,
+    portfolio: &PortfolioSpec,
+    cost_bps: f64,
+    mut hedger: Option<Hedger<'_>>,
 ) -> Replay {
     let n = panel.n_assets();
     let start = folds[0].test_start;
@@ -190,6 +221,7 @@ pub fn replay<'a, S: Strategy>(
         stale_blocked: 0,
         default_adv: Vec::new(),
         deployment: None,
+        hedge: None,
     };
     let mut used_default = vec![false; n];
     let mut k = 0usize;
@@ -226,7 +258,7 @@ pub fn replay<'a, S: Strategy>(
                 }
             }
         }
-        let mut value = book.cash;
+        let mut value = book.cash + hedger.as_mut().map_or(0.0, |h| h.mark(t));
         for i in 0..n {
             if book.shares[i] != 0.0 {
                 value += book.shares[i] * panel.close[[t, i]];
@@ -299,6 +331,22 @@ pub fn replay<'a, S: Strategy>(
                 reason: TradeReason::Rebalance,
             });
         }
+        if let Some(h) = hedger.as_mut() {
+            let hedges = h.rebalance(
+                t,
+                f.index,
+                out.weights.row(row),
+                returns,
+                value,
+                fee_rate,
+                &mut book.cash,
+            );
+            for tr in &hedges {
+                out.fees += tr.fee;
+                traded += tr.notional;
+            }
+            out.trades.extend(hedges);
+        }
         out.turnover
             .push(if value > 0.0 { traded / value } else { 0.0 });
         out.in_market.push(book.shares.iter().any(|&s| s != 0.0));
@@ -311,5 +359,6 @@ pub fn replay<'a, S: Strategy>(
             }));
     }
     out.default_adv = (0..n).filter(|&i| used_default[i]).collect();
+    out.hedge = hedger.map(Hedger::finish);
     out
 }
