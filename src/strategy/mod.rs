@@ -23,6 +23,7 @@ pub mod classifier;
 pub mod covariance;
 pub mod optimize;
 pub mod portfolio;
+pub mod returns_file;
 pub mod risk;
 pub mod signals;
 

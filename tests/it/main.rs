@@ -2,6 +2,7 @@
 
 mod data;
 mod gate;
+mod hedge;
 mod metrics;
 mod optimize;
 mod run;
