@@ -90,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             strategy: &job.strategy,
             portfolio: &job.portfolio,
             signals: None,
+            hedge: None,
         },
         job.seed,
         None,

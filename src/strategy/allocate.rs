@@ -84,7 +84,11 @@ pub fn regime_rows(t: usize, window: usize, history: &RegimeHistory<'_>) -> Vec<
 
 /// Returns of `assets` on bars `rows` `[rows, assets]`, demeaned per asset
 /// over its defined values, 0 where undefined.
-pub fn window_returns(returns: ArrayView2<'_, f64>, rows: &[usize], assets: &[usize]) -> Array2<f64> {
+pub fn window_returns(
+    returns: ArrayView2<'_, f64>,
+    rows: &[usize],
+    assets: &[usize],
+) -> Array2<f64> {
     let mut x = Array2::from_shape_fn((rows.len(), assets.len()), |(r, a)| {
         returns[[rows[r], assets[a]]]
     });

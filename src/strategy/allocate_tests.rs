@@ -92,7 +92,9 @@ fn equal_and_kelly_modes_and_the_position_cap() {
 fn no_look_ahead_rows_after_t_do_not_matter() {
     let mut state = 7u64;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.04
     };
     let r = Array2::from_shape_fn((120, 4), |_| next());

@@ -60,7 +60,9 @@ impl EdgeFit {
 
     /// Regime labels up to bar `t` (for a regime-conditioned covariance).
     pub fn history_to(&self, t: usize) -> super::allocate::RegimeHistory<'_> {
-        let end = (t + 1).saturating_sub(self.history_start).min(self.history.len());
+        let end = (t + 1)
+            .saturating_sub(self.history_start)
+            .min(self.history.len());
         super::allocate::RegimeHistory {
             start: self.history_start,
             regimes: &self.history[..end],

@@ -9,8 +9,8 @@ use ndarray::{Array1, Array2};
 
 use super::{
     covariance::ledoit_wolf,
-    returns_file::Layout,
     portfolio::{Allocation, SolveOptions, min_variance, risk_parity},
+    returns_file::Layout,
 };
 use crate::{
     config::{ColumnMap, DataSpec, SymbolSelection},

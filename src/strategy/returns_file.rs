@@ -133,7 +133,13 @@ pub fn read(path: &Path, layout: Layout) -> Result<ReturnsMatrix, DataError> {
     let mut row0 = 0usize;
     for batch in reader {
         let batch = batch.map_err(|e| unreadable(path, e))?;
-        let ts = as_type(path, "timestamp", column(path, &batch, "timestamp")?, &ts_type, "timestamp or date")?;
+        let ts = as_type(
+            path,
+            "timestamp",
+            column(path, &batch, "timestamp")?,
+            &ts_type,
+            "timestamp or date",
+        )?;
         let ts = ts.as_primitive::<TimestampMicrosecondType>();
         let mut put = |row: usize, t: i64, sym: &str, v: Option<f64>| {
             let v = v.unwrap_or(f64::NAN);
@@ -153,9 +159,21 @@ pub fn read(path: &Path, layout: Layout) -> Result<ReturnsMatrix, DataError> {
         };
         match layout {
             Layout::Long => {
-                let sym = as_type(path, "symbol", column(path, &batch, "symbol")?, &DataType::Utf8, "string")?;
+                let sym = as_type(
+                    path,
+                    "symbol",
+                    column(path, &batch, "symbol")?,
+                    &DataType::Utf8,
+                    "string",
+                )?;
                 let sym = sym.as_string::<i32>();
-                let r = as_type(path, "return", column(path, &batch, "return")?, &DataType::Float64, "a number")?;
+                let r = as_type(
+                    path,
+                    "return",
+                    column(path, &batch, "return")?,
+                    &DataType::Float64,
+                    "a number",
+                )?;
                 let r = r.as_primitive::<Float64Type>();
                 for k in 0..batch.num_rows() {
                     if ts.is_null(k) || sym.is_null(k) {
@@ -164,7 +182,12 @@ pub fn read(path: &Path, layout: Layout) -> Result<ReturnsMatrix, DataError> {
                             problems: format!("null timestamp or symbol at row {}", row0 + k),
                         });
                     }
-                    put(row0 + k, ts.value(k), sym.value(k), r.is_valid(k).then(|| r.value(k)))?;
+                    put(
+                        row0 + k,
+                        ts.value(k),
+                        sym.value(k),
+                        r.is_valid(k).then(|| r.value(k)),
+                    )?;
                 }
             }
             Layout::Wide | Layout::Prices => {
@@ -186,10 +209,21 @@ pub fn read(path: &Path, layout: Layout) -> Result<ReturnsMatrix, DataError> {
                     wide_symbols = names.clone();
                 }
                 for name in &names {
-                    let r = as_type(path, name, column(path, &batch, name)?, &DataType::Float64, "a number")?;
+                    let r = as_type(
+                        path,
+                        name,
+                        column(path, &batch, name)?,
+                        &DataType::Float64,
+                        "a number",
+                    )?;
                     let r = r.as_primitive::<Float64Type>();
                     for k in 0..batch.num_rows() {
-                        put(row0 + k, ts.value(k), name, r.is_valid(k).then(|| r.value(k)))?;
+                        put(
+                            row0 + k,
+                            ts.value(k),
+                            name,
+                            r.is_valid(k).then(|| r.value(k)),
+                        )?;
                     }
                 }
             }

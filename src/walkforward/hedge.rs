@@ -69,7 +69,12 @@ pub struct HedgeOutcome {
 /// returns on the same bars are `x[j]`, hedged per `spec` with regime
 /// multiplier `mult`. None when an instrument has no variance or fewer than
 /// 3 bars are given.
-pub fn exposures(book: &[f64], x: &[Vec<f64>], spec: &HedgeSpec, mult: f64) -> Option<Vec<Exposure>> {
+pub fn exposures(
+    book: &[f64],
+    x: &[Vec<f64>],
+    spec: &HedgeSpec,
+    mult: f64,
+) -> Option<Vec<Exposure>> {
     let n = book.len();
     if n < 3 {
         return None;
@@ -77,7 +82,11 @@ pub fn exposures(book: &[f64], x: &[Vec<f64>], spec: &HedgeSpec, mult: f64) -> O
     let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
     let cov = |a: &[f64], b: &[f64]| {
         let (ma, mb) = (mean(a), mean(b));
-        a.iter().zip(b).map(|(p, q)| (p - ma) * (q - mb)).sum::<f64>() / (n - 1) as f64
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - ma) * (q - mb))
+            .sum::<f64>()
+            / (n - 1) as f64
     };
     let var_book = cov(book, book);
     let mut out = Vec::with_capacity(x.len());
@@ -106,7 +115,13 @@ pub fn exposures(book: &[f64], x: &[Vec<f64>], spec: &HedgeSpec, mult: f64) -> O
         });
     }
     let hedged: Vec<f64> = (0..n)
-        .map(|t| book[t] + x.iter().zip(&out).map(|(xk, e)| e.weight * xk[t]).sum::<f64>())
+        .map(|t| {
+            book[t]
+                + x.iter()
+                    .zip(&out)
+                    .map(|(xk, e)| e.weight * xk[t])
+                    .sum::<f64>()
+        })
         .collect();
     for (xj, e) in x.iter().zip(out.iter_mut()) {
         e.beta_after = cov(&hedged, xj) / cov(xj, xj);

@@ -28,7 +28,11 @@ fn beta_and_correlation_by_hand() {
     // var(book) = 0.25 · 5e-4 + 2 · 0.5 · (-2e-5) + 4e-6 = 1.09e-4 (sums of squares);
     // corr = (0.5 · 5e-4 - 2e-5) / sqrt(1.09e-4 · 5e-4).
     let corr = (0.5 * 5e-4 - 2e-5) / (1.09e-4f64 * 5e-4).sqrt();
-    assert!((ex[0].correlation - corr).abs() < 1e-12, "{:?} {corr}", ex[0]);
+    assert!(
+        (ex[0].correlation - corr).abs() < 1e-12,
+        "{:?} {corr}",
+        ex[0]
+    );
     // Hedged: weight = -0.46 x 0.3, beta after = 0.46 x (1 - 0.3).
     assert!((ex[0].weight + 0.46 * 0.3).abs() < 1e-12);
     assert!((ex[0].beta_after - 0.46 * 0.7).abs() < 1e-12);
@@ -49,12 +53,18 @@ fn no_hedge_while_the_correlation_is_under_the_threshold() {
     assert_eq!(ex[0].weight, 0.0);
     assert_eq!(ex[0].beta_after, ex[0].beta_before);
     // With the threshold below that correlation the same book is hedged.
-    let low = spec(&format!("correlation_threshold = {}", ex[0].correlation - 0.01));
+    let low = spec(&format!(
+        "correlation_threshold = {}",
+        ex[0].correlation - 0.01
+    ));
     let ex = exposures(&book, std::slice::from_ref(&x), &low, 1.0).unwrap();
     assert!(ex[0].weight != 0.0);
     // A flat book is never hedged.
     let ex = exposures(&[0.0; 6], std::slice::from_ref(&x), &s, 1.0).unwrap();
-    assert_eq!((ex[0].beta_before, ex[0].correlation, ex[0].weight), (0.0, 0.0, 0.0));
+    assert_eq!(
+        (ex[0].beta_before, ex[0].correlation, ex[0].weight),
+        (0.0, 0.0, 0.0)
+    );
     assert!(exposures(&book[..2], &[x[..2].to_vec()], &s, 1.0).is_none());
 }
 
@@ -160,4 +170,151 @@ fn beta_uses_rows_up_to_t_only() {
         hd.finish().rows[0].exposure
     };
     assert_eq!(run(&a, &assets), run(&b, &later_assets));
+}
+
+#[test]
+fn a_hedged_replay_earns_the_book_plus_the_hedge_less_fees() {
+    use crate::{
+        config::{strategy::PortfolioSpec, walkforward::SizingSpec},
+        data::{Panel, SymbolFields, time::DAY_US},
+        strategy::{
+            Fold, SignalStrategy,
+            builtin::SignalFit,
+            signals::{SignalKind, Signals},
+        },
+    };
+    let (n, m) = (90usize, 2usize);
+    let idx_r: Vec<f64> = noise(11, n).iter().map(|v| v * 0.03).collect();
+    let eps = noise(12, n * m);
+    let idx_close: Vec<f64> = idx_r
+        .iter()
+        .enumerate()
+        .scan(100.0, |c, (t, r)| {
+            if t > 0 {
+                *c *= 1.0 + r;
+            }
+            Some(*c)
+        })
+        .collect();
+    let mut close = Array2::zeros((n, m));
+    for i in 0..m {
+        let mut c = 50.0;
+        for t in 0..n {
+            if t > 0 {
+                let beta = if i == 0 { 1.1 } else { 0.2 };
+                c *= 1.0 + beta * idx_r[t] + 0.004 * eps[t * m + i];
+            }
+            close[[t, i]] = c;
+        }
+    }
+    let nan = Array2::from_elem((n, m), f64::NAN);
+    let p = Panel {
+        timestamps: (0..n as i64).map(|t| t * DAY_US).collect(),
+        symbols: vec!["A".into(), "B".into()],
+        open: nan.clone(),
+        high: nan.clone(),
+        low: nan.clone(),
+        available: Array2::from_elem((n, m), true),
+        filled: Array2::from_elem((n, m), false),
+        close,
+        volume: nan,
+        fields: vec![SymbolFields::default(); m],
+        benchmark: None,
+        bars_per_year: 252.0,
+        bar_us: DAY_US,
+    };
+    // Weights that move a little every bar, so the book and its hedge trade.
+    let w = Array2::from_shape_fn((n, m), |(t, i)| {
+        if i == 0 {
+            0.5 + 0.1 * ((t % 5) as f64 / 5.0)
+        } else {
+            0.3
+        }
+    });
+    let mut s = SignalStrategy::new(
+        Signals {
+            values: w,
+            has_row: vec![true; n],
+            kind: SignalKind::Weight,
+        },
+        &SizingSpec::default(),
+    );
+    let folds = [Fold {
+        index: 0,
+        train_start: 0,
+        train_end: 0,
+        fit_end: 0,
+        test_start: 45,
+        test_end: n - 2,
+    }];
+    let hedging = Hedging {
+        spec: spec("correlation_threshold = 0.0\nwindow = 30"),
+        instruments: vec![Benchmark {
+            symbol: "IDX".into(),
+            close: Array1::from(idx_close),
+            available: Array1::from_elem(n, true),
+        }],
+    };
+    let returns = p.returns();
+    let bps = 10.0;
+    let rep = super::super::replay::replay_hedged(
+        &mut s,
+        &p,
+        returns.view(),
+        &folds,
+        &[SignalFit::empty(m)],
+        None,
+        &PortfolioSpec {
+            capital: 1000.0,
+            ..PortfolioSpec::default()
+        },
+        bps,
+        Some(Hedger::new(&hedging, vec![None; n])),
+    );
+    let h = rep.hedge.as_ref().unwrap();
+    let start = rep.start;
+    assert!(
+        h.rows.iter().all(|r| r.exposure.weight < 0.0),
+        "always hedged short here"
+    );
+    let hedge_trades = rep
+        .trades
+        .iter()
+        .filter(|t| t.reason == TradeReason::Hedge)
+        .count();
+    assert!(hedge_trades > 10);
+    assert!(
+        (h.costs[0]
+            - rep
+                .trades
+                .iter()
+                .filter(|t| t.asset == m)
+                .map(|t| t.fee)
+                .sum::<f64>())
+        .abs()
+            < 1e-12
+    );
+    for (k, &r) in rep.returns.iter().enumerate() {
+        let t = start + 1 + k;
+        let prev = t - 1;
+        let value_prev = if k == 0 { 1000.0 } else { rep.values[k - 1] };
+        let book: f64 = (0..m)
+            .map(|i| rep.weights[[prev - start, i]] * returns[[t, i]])
+            .sum();
+        let hw = h
+            .rows
+            .iter()
+            .find(|x| x.bar == prev)
+            .unwrap()
+            .exposure
+            .weight;
+        let fees: f64 = rep
+            .trades
+            .iter()
+            .filter(|x| x.bar == prev)
+            .map(|x| x.fee)
+            .sum();
+        let want = book + hw * idx_r[t] - fees / value_prev;
+        assert!((r - want).abs() < 1e-9, "bar {t}: {r} vs {want}");
+    }
 }

@@ -59,7 +59,9 @@ fn strs(batches: &[RecordBatch], name: &str) -> Vec<String> {
             let c = b.column_by_name(name).unwrap();
             let s = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).unwrap();
             let s = s.as_string::<i32>();
-            (0..s.len()).map(|k| s.value(k).to_string()).collect::<Vec<_>>()
+            (0..s.len())
+                .map(|k| s.value(k).to_string())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -161,7 +163,9 @@ fn portfolio_modes_change_the_book_not_the_selection() {
     let mut k = 0;
     let mut differs = false;
     while k < ts_e.len() {
-        let end = (k..ts_e.len()).find(|&m| ts_e[m] != ts_e[k]).unwrap_or(ts_e.len());
+        let end = (k..ts_e.len())
+            .find(|&m| ts_e[m] != ts_e[k])
+            .unwrap_or(ts_e.len());
         let held: Vec<f64> = equal[k..end].iter().copied().filter(|&w| w > 0.0).collect();
         // Equal mode: every held weight of a bar is the same (none hit the 0.10 cap here
         // or they are all capped).
@@ -186,10 +190,7 @@ fn bad_hedge_and_portfolio_settings_are_exit_2_naming_the_key() {
             hedge_section(0.7).replace("[hedge]\n", "[hedge]\nhedge_ratio = -1\n"),
             "hedge.hedge_ratio",
         ),
-        (
-            hedge_section(1.5),
-            "hedge.correlation_threshold",
-        ),
+        (hedge_section(1.5), "hedge.correlation_threshold"),
         ("[hedge]\nwindow = 63\n".to_string(), "hedge.instruments"),
         (
             format!(
