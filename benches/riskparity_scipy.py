@@ -12,6 +12,9 @@ the largest relative risk-contribution error of each.
 Run from the repository root:
     python3 -m venv /tmp/rpvenv && /tmp/rpvenv/bin/pip install numpy scipy
     /tmp/rpvenv/bin/python benches/riskparity_scipy.py
+
+RISKPARITY_TIMING_EXE=PATH uses an already built timing binary (the
+example's source built in release) instead of building the example.
 """
 
 import json
@@ -71,13 +74,15 @@ def scipy_solve(s):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    subprocess.run(
-        ["cargo", "build", "--release", "--example", "riskparity_timing"],
-        cwd=root,
-        check=True,
-    )
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
-    exe = os.path.join(target, "release", "examples", "riskparity_timing")
+    exe = os.environ.get("RISKPARITY_TIMING_EXE")
+    if not exe:
+        subprocess.run(
+            ["cargo", "build", "--release", "--example", "riskparity_timing"],
+            cwd=root,
+            check=True,
+        )
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+        exe = os.path.join(target, "release", "examples", "riskparity_timing")
     for n in (50, 500):
         s = covariance(n, seed=n)
         with tempfile.NamedTemporaryFile(suffix=".f64", delete=False) as fh:
@@ -96,7 +101,8 @@ def main():
         times.sort()
         wr = np.array(rust["weights"])
         print(
-            f"N={n}: chloe {rust['median_seconds'] * 1e3:.3f} ms ({rust['iterations']} Newton iterations), "
+            f"N={n}: chloe {rust['median_seconds'] * 1e3:.3f} ms ({rust.get('sweeps', 0)} coordinate sweeps, "
+            f"{rust['iterations']} Newton iterations), "
             f"scipy L-BFGS-B {times[len(times) // 2] * 1e3:.3f} ms ({nit} iterations), "
             f"ratio {times[len(times) // 2] / rust['median_seconds']:.1f}x; "
             f"max |w_chloe - w_scipy| = {np.max(np.abs(wr - w)):.2e}; "

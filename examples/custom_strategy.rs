@@ -91,6 +91,7 @@ fn main() -> anyhow::Result<()> {
             portfolio: &job.portfolio,
             execution: &job.execution,
             signals: None,
+            hedge: None,
         },
         job.seed,
         None,

@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         "median_seconds": times[times.len() / 2],
         "min_seconds": times[0],
         "iterations": a.iterations,
+        "sweeps": a.sweeps,
         "weights": a.weights.to_vec(),
     });
     println!("{out}");

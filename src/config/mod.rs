@@ -8,6 +8,7 @@ mod data;
 pub mod execution;
 pub mod features;
 pub mod gate;
+pub mod hedge;
 pub mod monitor;
 pub mod strategy;
 pub mod stress;
@@ -40,6 +41,8 @@ pub struct RawJob {
     pub strategy: Option<strategy::RawStrategy>,
     /// `[portfolio]` section.
     pub portfolio: Option<strategy::RawPortfolio>,
+    /// `[hedge]` section.
+    pub hedge: Option<hedge::RawHedge>,
     /// `[gate]` section.
     pub gate: Option<gate::RawGate>,
     /// `[stress]` section.
@@ -90,6 +93,8 @@ pub struct JobSpec {
     pub portfolio: strategy::PortfolioSpec,
     /// How the account's orders fill (impact, slicing, venues).
     pub execution: execution::ExecutionSpec,
+    /// Dynamic hedging of the replayed book, when the job has a `[hedge]` section.
+    pub hedge: Option<hedge::HedgeSpec>,
     /// Release-gate thresholds, when the job has a `[gate]` section.
     pub gate: Option<gate::GateSpec>,
     /// Stress-test settings, when the job has a `[stress]` section.
@@ -226,6 +231,7 @@ impl RawJob {
             .execution
             .unwrap_or_default()
             .validate(sizing.cost_bps)?;
+        let hedge = self.hedge.map(|h| h.validate(base)).transpose()?;
         let stress = self.stress.map(|s| s.validate(base)).transpose()?;
         let cluster = self.cluster.unwrap_or_default().validate()?;
         let monitor = self.monitor.unwrap_or_default().validate()?;
@@ -244,6 +250,7 @@ impl RawJob {
             strategy,
             portfolio,
             execution,
+            hedge,
             stress,
             has_walkforward,
         })

@@ -156,6 +156,56 @@ pub struct RawPortfolio {
     pub default_adv: Option<f64>,
     /// Fraction of the last real close lost when a held symbol stops trading (default 0).
     pub delisting_haircut: Option<f64>,
+    /// How the risk engine's exposure is distributed over the assets it
+    /// selected: `"risk_parity"` (default), `"kelly"` or `"equal"`.
+    pub mode: Option<String>,
+    /// Covariance behind `risk_parity`: `"window"` (default, the last
+    /// `covariance_days` bars) or `"regime"` (the last `covariance_days` bars
+    /// in the current regime).
+    pub covariance: Option<String>,
+    /// Bars of in-sample returns behind the covariance (default 63).
+    pub covariance_days: Option<i64>,
+}
+
+/// How the risk engine's total exposure is distributed over the selected assets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortfolioMode {
+    /// Equal risk contributions under the in-sample covariance (Ledoit-Wolf).
+    RiskParity,
+    /// The risk engine's own Kelly sizes.
+    Kelly,
+    /// Equal weights.
+    Equal,
+}
+
+/// Which bars the risk-parity covariance is estimated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CovarianceMode {
+    /// The last `covariance_days` bars.
+    Window,
+    /// The last `covariance_days` bars in the current regime.
+    Regime,
+}
+
+impl PortfolioMode {
+    /// The name in job files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortfolioMode::RiskParity => "risk_parity",
+            PortfolioMode::Kelly => "kelly",
+            PortfolioMode::Equal => "equal",
+        }
+    }
+}
+
+impl CovarianceMode {
+    /// The name in job files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CovarianceMode::Window => "window",
+            CovarianceMode::Regime => "regime",
+        }
+    }
 }
 
 /// Validated account settings.
@@ -169,6 +219,12 @@ pub struct PortfolioSpec {
     pub default_adv: f64,
     /// Delisting haircut, a fraction.
     pub delisting_haircut: f64,
+    /// How the risk engine's exposure is distributed.
+    pub mode: PortfolioMode,
+    /// Which bars the risk-parity covariance uses.
+    pub covariance: CovarianceMode,
+    /// Bars behind the covariance.
+    pub covariance_days: usize,
 }
 
 impl Default for PortfolioSpec {
@@ -210,11 +266,45 @@ impl RawPortfolio {
                 ));
             }
         };
+        let mode = match self.mode.as_deref() {
+            None | Some("risk_parity") => PortfolioMode::RiskParity,
+            Some("kelly") => PortfolioMode::Kelly,
+            Some("equal") => PortfolioMode::Equal,
+            Some(m) => {
+                return Err(ConfigError::invalid(
+                    "portfolio.mode",
+                    format!("must be one of \"risk_parity\", \"kelly\", \"equal\", got \"{m}\""),
+                ));
+            }
+        };
+        let covariance = match self.covariance.as_deref() {
+            None | Some("window") => CovarianceMode::Window,
+            Some("regime") => CovarianceMode::Regime,
+            Some(c) => {
+                return Err(ConfigError::invalid(
+                    "portfolio.covariance",
+                    format!("must be \"window\" or \"regime\", got \"{c}\""),
+                ));
+            }
+        };
+        let covariance_days = match self.covariance_days {
+            None => 63,
+            Some(n) if n >= 2 => n as usize,
+            Some(n) => {
+                return Err(ConfigError::invalid(
+                    "portfolio.covariance_days",
+                    format!("must be at least 2, got {n}"),
+                ));
+            }
+        };
         Ok(PortfolioSpec {
             capital: positive("capital", self.capital, 1e8)?,
             adv_window,
             default_adv: positive("default_adv", self.default_adv, 1e7)?,
             delisting_haircut: haircut,
+            mode,
+            covariance,
+            covariance_days,
         })
     }
 }
@@ -250,5 +340,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("portfolio.capital"), "{e}");
+        let p = RawPortfolio::default().validate().unwrap();
+        assert_eq!(
+            (p.mode, p.covariance, p.covariance_days),
+            (PortfolioMode::RiskParity, CovarianceMode::Window, 63)
+        );
+        for (text, key) in [
+            ("mode = \"parity\"", "portfolio.mode"),
+            ("covariance = \"ewma\"", "portfolio.covariance"),
+            ("covariance_days = 1", "portfolio.covariance_days"),
+        ] {
+            let e = toml::from_str::<RawPortfolio>(text)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 }

@@ -220,6 +220,12 @@ impl Panel {
     ///
     /// Benchmark bars outside the calendar never widen it.
     pub fn attach_benchmark(&mut self, symbol: &str, ts: &[i64], close: &[f64], max_fill: usize) {
+        self.benchmark = Some(self.align(symbol, ts, close, max_fill));
+    }
+
+    /// A series of sorted bars `ts`, `close` aligned to this panel's calendar
+    /// (forward fill within `max_fill`); bars outside the calendar never widen it.
+    pub fn align(&self, symbol: &str, ts: &[i64], close: &[f64], max_fill: usize) -> Benchmark {
         let t_len = self.n_bars();
         let mut out = Array1::from_elem(t_len, f64::NAN);
         let mut avail = Array1::from_elem(t_len, false);
@@ -240,11 +246,11 @@ impl Panel {
                 avail[t] = true;
             }
         }
-        self.benchmark = Some(Benchmark {
+        Benchmark {
             symbol: symbol.to_string(),
             close: out,
             available: avail,
-        });
+        }
     }
 }
 

@@ -145,6 +145,8 @@ pub struct Prepared {
     pub layout: Option<walkforward::Layout>,
     /// The signals file, aligned to the panel (strategy `signals`).
     pub signals: Option<Signals>,
+    /// The hedge instruments aligned to the panel, when the job hedges.
+    pub hedging: Option<walkforward::Hedging>,
     /// The stress spec, when the stress stage runs.
     pub stress_spec: Option<StressSpec>,
     /// A previous run's book, for `from_walkforward = "path"`.
@@ -168,6 +170,7 @@ impl Prepared {
             portfolio: &spec.portfolio,
             execution: &spec.execution,
             signals: self.signals.as_ref(),
+            hedge: self.hedging.as_ref(),
         }
     }
 
@@ -268,7 +271,7 @@ pub fn prepare(opts: &Options, stages: Stages) -> anyhow::Result<Prepared> {
     if let Some(l) = &loaded {
         notes.extend(notes::data(l));
     }
-    let (mut features, mut layout, mut signals) = (None, None, None);
+    let (mut features, mut layout, mut signals, mut hedging) = (None, None, None, None);
     if run_wf {
         let l = loaded.as_ref().expect("walk-forward loads data");
         let fs = crate::features::describe(&l.panel, &spec.features);
@@ -280,6 +283,10 @@ pub fn prepare(opts: &Options, stages: Stages) -> anyhow::Result<Prepared> {
             .as_deref()
             .map(|p| crate::strategy::signals::load(p, &l.panel))
             .transpose()?;
+        hedging = match (&spec.hedge, &spec.data) {
+            (Some(h), Some(d)) => Some(load_hedging(h, d, &l.panel, &mut notes)?),
+            _ => None,
+        };
         features = Some(fs);
     }
     Ok(Prepared {
@@ -294,6 +301,7 @@ pub fn prepare(opts: &Options, stages: Stages) -> anyhow::Result<Prepared> {
         features,
         layout,
         signals,
+        hedging,
         stress_spec,
         file_book,
         notes,
@@ -478,6 +486,30 @@ pub fn finish(
         summary,
         exit,
         monitor: mon,
+    })
+}
+
+/// Reads the `[[hedge.instruments]]` series and aligns them to the panel calendar.
+fn load_hedging(
+    h: &crate::config::hedge::HedgeSpec,
+    d: &crate::config::DataSpec,
+    panel: &crate::data::Panel,
+    notes: &mut Vec<report::summary::Note>,
+) -> anyhow::Result<walkforward::Hedging> {
+    let mut instruments = Vec::with_capacity(h.instruments.len());
+    for (k, i) in h.instruments.iter().enumerate() {
+        let columns = i.columns.as_ref().unwrap_or(&d.columns);
+        let series = crate::data::load::load_aligned(d, &i.path, &i.symbol, columns, panel)
+            .with_context(|| format!("loading hedge.instruments[{k}] ({})", i.symbol))?;
+        let missing = series.available.iter().filter(|a| !**a).count();
+        if missing > 0 {
+            notes.push(notes::hedge_gaps(&i.symbol, missing, panel.n_bars()));
+        }
+        instruments.push(series);
+    }
+    Ok(walkforward::Hedging {
+        spec: h.clone(),
+        instruments,
     })
 }
 

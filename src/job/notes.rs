@@ -168,7 +168,41 @@ pub fn walkforward(wf: &Walkforward) -> Vec<Note> {
             out.push(note("model_fallback", &scope, m.clone(), 0, Vec::new()));
         }
     }
+    for m in &wf.strategy_notes {
+        out.push(note(
+            "portfolio_fallback",
+            "walkforward",
+            m.clone(),
+            0,
+            Vec::new(),
+        ));
+    }
+    if let Some(h) = &wf.replay.hedge {
+        out.push(note(
+            "hedged_replay",
+            "walkforward",
+            format!(
+                "the replayed strategy's book is hedged with {} ([hedge]); the compared strategies are not",
+                h.symbols.join(", ")
+            ),
+            0,
+            h.symbols.clone(),
+        ));
+    }
     out
+}
+
+/// A hedge instrument without a value on some bars of the panel calendar.
+pub fn hedge_gaps(symbol: &str, missing: usize, bars: usize) -> Note {
+    note(
+        "hedge_instrument_gaps",
+        "data",
+        format!(
+            "hedge instrument {symbol} has no value on {missing} of {bars} bars (no hedge trade on them)"
+        ),
+        missing,
+        vec![symbol.to_string()],
+    )
 }
 
 /// The continuous account's fallbacks: the default venue, ADV, volatility

@@ -41,7 +41,8 @@ pub fn hash_file(path: &Path) -> anyhow::Result<HashedFile> {
     })
 }
 
-/// Every data file the job reads (dataset and benchmark), sorted by path, deduplicated.
+/// Every data file the job reads (dataset, benchmark, hedge instruments),
+/// sorted by path, deduplicated.
 pub fn data_files(job: &JobSpec) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let Some(d) = &job.data else {
         return Ok(Vec::new());
@@ -49,6 +50,9 @@ pub fn data_files(job: &JobSpec) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let mut roots = vec![d.path.clone()];
     if let Some(b) = &d.benchmark {
         roots.push(b.path.clone());
+    }
+    if let Some(h) = &job.hedge {
+        roots.extend(h.instruments.iter().map(|i| i.path.clone()));
     }
     let mut files = Vec::new();
     for r in roots {

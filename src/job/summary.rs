@@ -157,10 +157,14 @@ fn walkforward_summary(p: &Parts<'_>, wf: &Walkforward) -> WalkforwardSummary {
             delisting_haircut: p.job.spec.portfolio.delisting_haircut,
             fees: wf.replay.costs(),
             final_value: wf.replay.values.last().copied(),
+            mode: p.job.spec.portfolio.mode.name().into(),
+            covariance: p.job.spec.portfolio.covariance.name().into(),
+            covariance_days: p.job.spec.portfolio.covariance_days,
         },
         execution: execution_summary(&p.job.spec.execution),
         costs: costs_summary(&wf.replay, p.job.spec.portfolio.capital),
         strategies: wf.strategies.clone(),
+        hedge: wf.replay.hedge.as_ref().map(|h| hedge_summary(h, wf)),
     }
 }
 
@@ -202,6 +206,43 @@ fn costs_summary(r: &crate::walkforward::Replay, capital: f64) -> CostsSummary {
     }
 }
 
+/// Per instrument: betas before and after, share of bars hedged, costs.
+fn hedge_summary(
+    h: &crate::walkforward::HedgeOutcome,
+    wf: &Walkforward,
+) -> Vec<crate::report::summary::HedgeSummary> {
+    let n_assets = wf.replay.weights.ncols();
+    (0..h.symbols.len())
+        .map(|j| {
+            let rows: Vec<_> = h
+                .rows
+                .iter()
+                .filter(|r| r.instrument == j)
+                .map(|r| r.exposure)
+                .collect();
+            let before: Vec<f64> = rows.iter().map(|e| e.beta_before).collect();
+            let after: Vec<f64> = rows.iter().map(|e| e.beta_after).collect();
+            crate::report::summary::HedgeSummary {
+                symbol: h.symbols[j].clone(),
+                mean_beta_before: metrics::mean(&before),
+                mean_beta_after: metrics::mean(&after),
+                last_beta_before: before.last().copied(),
+                last_beta_after: after.last().copied(),
+                share_hedged: (!rows.is_empty()).then(|| {
+                    rows.iter().filter(|e| e.weight != 0.0).count() as f64 / rows.len() as f64
+                }),
+                costs: h.costs[j],
+                n_trades: wf
+                    .replay
+                    .trades
+                    .iter()
+                    .filter(|t| t.asset == n_assets + j)
+                    .count(),
+            }
+        })
+        .collect()
+}
+
 fn deployment_book(panel: &Panel, wf: &Walkforward) -> Option<DeploymentBook> {
     let d = wf.deployment.as_ref()?;
     let weights = book_weights(&panel.symbols, &d.weights);
@@ -213,6 +254,11 @@ fn deployment_book(panel: &Panel, wf: &Walkforward) -> Option<DeploymentBook> {
         train_end: ts(d.fold.train_end),
         fit_end: ts(d.fold.fit_end),
         gross: weights.values().fold(0.0, |g, w| g + w.abs()),
+        risk_contributions: d
+            .risk_contributions
+            .iter()
+            .map(|&(i, rc)| (panel.symbols[i].clone(), rc))
+            .collect(),
         all_cash: weights.is_empty(),
         weights,
     })

@@ -165,6 +165,29 @@ pub struct WalkforwardSummary {
     /// The replayed strategy's numbers, then each compared strategy's, on the
     /// same folds, data and costs.
     pub strategies: Vec<crate::walkforward::StrategyStats>,
+    /// Per hedge instrument, what the dynamic hedge did (null without `[hedge]`).
+    pub hedge: Option<Vec<HedgeSummary>>,
+}
+
+/// One hedge instrument over the replay (summary.json `walkforward.hedge`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HedgeSummary {
+    /// The instrument's symbol.
+    pub symbol: String,
+    /// Mean beta of the book to the instrument before hedging, over decision bars.
+    pub mean_beta_before: Option<f64>,
+    /// Mean beta of the hedged book.
+    pub mean_beta_after: Option<f64>,
+    /// Beta before hedging at the last decision bar.
+    pub last_beta_before: Option<f64>,
+    /// Beta after hedging at the last decision bar.
+    pub last_beta_after: Option<f64>,
+    /// Share of decision bars with a non-zero hedge target.
+    pub share_hedged: Option<f64>,
+    /// Fees paid on the instrument's trades (currency).
+    pub costs: f64,
+    /// Trades in the instrument.
+    pub n_trades: usize,
 }
 
 /// `[portfolio]` as run.
@@ -182,6 +205,12 @@ pub struct PortfolioSummary {
     pub fees: f64,
     /// Account value after the last out-of-sample bar (currency).
     pub final_value: Option<f64>,
+    /// How the risk engine's exposure was distributed (`risk_parity`, `kelly`, `equal`).
+    pub mode: String,
+    /// Bars behind the risk-parity covariance (`window` or `regime`).
+    pub covariance: String,
+    /// Bars in the covariance window.
+    pub covariance_days: usize,
 }
 
 /// `[execution]` as run.
@@ -352,6 +381,9 @@ pub struct DeploymentBook {
     pub fit_end: String,
     /// Non-zero weights by symbol (fraction of equity); the rest is cash.
     pub weights: BTreeMap<String, f64>,
+    /// Share of the book's variance per held symbol (sums to 1), under the
+    /// Ledoit-Wolf covariance of the last `portfolio.covariance_days` bars.
+    pub risk_contributions: BTreeMap<String, f64>,
     /// Sum of |weights|.
     pub gross: f64,
     /// Whether the book holds nothing.

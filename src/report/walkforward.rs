@@ -128,10 +128,19 @@ fn write_account(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyho
     let schema = trades_schema();
     let venue =
         |t: &crate::walkforward::Trade| t.venue.map_or("none", |v| wf.replay.venues[v].as_str());
+    // Hedge instrument j trades as asset index n_assets + j.
+    let hedged: &[String] = wf.replay.hedge.as_ref().map_or(&[], |h| &h.symbols);
+    let symbol = |a: usize| {
+        panel
+            .symbols
+            .get(a)
+            .or_else(|| hedged.get(a - panel.n_assets()))
+            .map_or("?", String::as_str)
+    };
     let cols = vec![
         ts(trades.iter().map(|t| stamp(t.bar)).collect()),
         i64s(trades.iter().map(|t| t.fold as i64).collect()),
-        strs(trades.iter().map(|t| panel.symbols[t.asset].as_str())),
+        strs(trades.iter().map(|t| symbol(t.asset))),
         strs(
             trades
                 .iter()
@@ -190,6 +199,48 @@ fn write_account(out: &ParquetOut<'_>, panel: &Panel, wf: &Walkforward) -> anyho
         .collect();
     cols.push(strs(binding.iter().map(String::as_str)));
     let mut sink = out.sink("decisions.parquet", schema.clone(), cpu)?;
+    sink.write(&batch(&schema, cols)?)?;
+    sink.finish()?;
+    if let Some(h) = &wf.replay.hedge {
+        write_hedges(out, panel, h)?;
+    }
+    Ok(())
+}
+
+/// Schema of `hedges.parquet`.
+pub fn hedges_schema() -> Arc<Schema> {
+    let f = |n: &str| Field::new(n, DataType::Float64, false);
+    Arc::new(Schema::new(vec![
+        ts_field("timestamp"),
+        Field::new("instrument", DataType::Utf8, false),
+        f("beta_before"),
+        f("beta_after"),
+        f("correlation"),
+        f("hedge_weight"),
+    ]))
+}
+
+/// Writes `hedges.parquet`: per decision bar and instrument, the book's beta
+/// before and after hedging, its correlation and the hedge weight.
+fn write_hedges(
+    out: &ParquetOut<'_>,
+    panel: &Panel,
+    h: &crate::walkforward::HedgeOutcome,
+) -> anyhow::Result<()> {
+    let rows = &h.rows;
+    let schema = hedges_schema();
+    let e = |f: fn(&crate::walkforward::hedge::Exposure) -> f64| {
+        f64s(rows.iter().map(|r| f(&r.exposure)).collect())
+    };
+    let cols = vec![
+        ts(rows.iter().map(|r| panel.timestamps[r.bar]).collect()),
+        strs(rows.iter().map(|r| h.symbols[r.instrument].as_str())),
+        e(|x| x.beta_before),
+        e(|x| x.beta_after),
+        e(|x| x.correlation),
+        e(|x| x.weight),
+    ];
+    let mut sink = out.sink("hedges.parquet", schema.clone(), BackendKind::Cpu)?;
     sink.write(&batch(&schema, cols)?)?;
     sink.finish()
 }

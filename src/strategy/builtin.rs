@@ -2,24 +2,45 @@
 
 use super::{
     Book, Decision, DecisionRecord, Fit, FitData, FitReport, Fold, Market, Strategy,
+    allocate::Allocator,
     classifier::{self, EdgeFit},
     risk::{KellyRisk, RiskEngine, RiskInput},
 };
-use crate::config::walkforward::SizingSpec;
+use crate::config::{
+    strategy::{PortfolioMode, PortfolioSpec},
+    walkforward::SizingSpec,
+};
+
+/// `[portfolio]` with the engine's own sizes (mode `kelly`).
+fn kelly_mode() -> PortfolioSpec {
+    PortfolioSpec {
+        mode: PortfolioMode::Kelly,
+        ..PortfolioSpec::default()
+    }
+}
 
 /// The seed plan's risk-first strategy: the classifier supplies edge
 /// probabilities and the regime; the risk engine ([`KellyRisk`]) decides
-/// what is traded and how much.
+/// what is traded and how much, and the portfolio mode ([`Allocator`])
+/// distributes it.
 #[derive(Debug, Clone)]
 pub struct RiskFirst {
     engine: KellyRisk,
+    allocator: Allocator,
 }
 
 impl RiskFirst {
-    /// The strategy with the engine configured by `[sizing]`.
+    /// The strategy with the engine configured by `[sizing]`, trading the
+    /// engine's own sizes (portfolio mode `kelly`).
     pub fn new(sizing: &SizingSpec) -> Self {
+        Self::with_portfolio(sizing, &kelly_mode())
+    }
+
+    /// The strategy with the engine of `[sizing]` and the mode of `[portfolio]`.
+    pub fn with_portfolio(sizing: &SizingSpec, portfolio: &PortfolioSpec) -> Self {
         Self {
             engine: KellyRisk::new(sizing),
+            allocator: Allocator::new(portfolio, sizing.max_position),
         }
     }
 }
@@ -37,7 +58,7 @@ impl Strategy for RiskFirst {
 
     fn decide(&mut self, model: &EdgeFit, market: &Market<'_>, book: &Book) -> Decision {
         let probs = model.probabilities(market.t);
-        self.engine.size(
+        let mut d = self.engine.size(
             &RiskInput {
                 probs: &probs,
                 regime: Some(model.regime(market.t)),
@@ -47,7 +68,24 @@ impl Strategy for RiskFirst {
                 bars_per_year: market.bars_per_year,
             },
             book,
-        )
+        );
+        self.allocator.distribute(
+            &mut d,
+            market.returns,
+            market.t,
+            Some(model.history_to(market.t)),
+        );
+        d
+    }
+
+    fn failure(&self) -> Option<(usize, String)> {
+        self.allocator
+            .failure()
+            .map(|f| (f.bar, format!("portfolio.mode: {}", f.message)))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.allocator.notes()
     }
 }
 
@@ -203,17 +241,30 @@ impl Strategy for EqualWeight {
 pub struct SignalStrategy {
     signals: super::signals::Signals,
     engine: Option<KellyRisk>,
+    allocator: Allocator,
     min_samples: usize,
     min_edge: f64,
 }
 
 impl SignalStrategy {
-    /// The strategy over `signals`; edge probabilities go through the engine of `sizing`.
+    /// The strategy over `signals`; edge probabilities go through the engine
+    /// of `sizing` and are traded at the engine's own sizes (mode `kelly`).
     pub fn new(signals: super::signals::Signals, sizing: &SizingSpec) -> Self {
+        Self::with_portfolio(signals, sizing, &kelly_mode())
+    }
+
+    /// As [`SignalStrategy::new`], with the engine's exposure distributed by
+    /// the mode of `[portfolio]` (weights files are traded as given).
+    pub fn with_portfolio(
+        signals: super::signals::Signals,
+        sizing: &SizingSpec,
+        portfolio: &PortfolioSpec,
+    ) -> Self {
         let engine = signals.is_probability().then(|| KellyRisk::new(sizing));
         Self {
             signals,
             engine,
+            allocator: Allocator::new(portfolio, sizing.max_position),
             min_samples: sizing.min_odds_samples,
             min_edge: sizing.min_edge,
         }
@@ -292,7 +343,7 @@ impl Strategy for SignalStrategy {
             Some(engine) => {
                 let probs: Vec<Option<f64>> =
                     row.iter().map(|&p| p.is_finite().then_some(p)).collect();
-                engine.size(
+                let mut d = engine.size(
                     &RiskInput {
                         probs: &probs,
                         regime: None,
@@ -302,8 +353,21 @@ impl Strategy for SignalStrategy {
                         bars_per_year: market.bars_per_year,
                     },
                     book,
-                )
+                );
+                // No regime detector: a regime-conditioned covariance falls back to the window.
+                self.allocator.distribute(&mut d, market.returns, t, None);
+                d
             }
         }
+    }
+
+    fn failure(&self) -> Option<(usize, String)> {
+        self.allocator
+            .failure()
+            .map(|f| (f.bar, format!("portfolio.mode: {}", f.message)))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.allocator.notes()
     }
 }

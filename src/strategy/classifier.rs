@@ -32,6 +32,11 @@ pub struct EdgeFit {
     pub probs: Array2<f64>,
     /// Most likely regime per test bar.
     pub regimes: Vec<Regime>,
+    /// First bar of `history` (the training window's first bar).
+    pub history_start: usize,
+    /// Most likely regime per bar from `history_start` to the test window's
+    /// end (each label reads the market state up to its bar only).
+    pub history: Vec<Regime>,
     /// Kelly odds b: average win over average loss of in-sample edge-positive outcomes.
     pub odds: f64,
     /// In-sample one-bar returns, demeaned per asset, 0 where undefined `[bars, assets]`.
@@ -51,6 +56,17 @@ impl EdgeFit {
     /// Regime at bar `t`.
     pub fn regime(&self, t: usize) -> Regime {
         self.regimes[t - self.test_start]
+    }
+
+    /// Regime labels up to bar `t` (for a regime-conditioned covariance).
+    pub fn history_to(&self, t: usize) -> super::allocate::RegimeHistory<'_> {
+        let end = (t + 1)
+            .saturating_sub(self.history_start)
+            .min(self.history.len());
+        super::allocate::RegimeHistory {
+            start: self.history_start,
+            regimes: &self.history[..end],
+        }
     }
 }
 
@@ -236,6 +252,8 @@ pub fn fit(data: &FitData<'_>, fold: Fold) -> Fit<EdgeFit> {
             test_start: fold.test_start,
             probs: grid,
             regimes: regimes.clone(),
+            history_start: base,
+            history: detector.label(&probs),
             odds,
             insample: demeaned(data.returns, fold.train_start..=fold.train_end),
         },

@@ -18,12 +18,14 @@
 //! ([`portfolio`], [`covariance`]) and its command ([`optimize`]); the
 //! execution simulator the account's orders go through ([`execution`]).
 
+pub mod allocate;
 pub mod builtin;
 pub mod classifier;
 pub mod covariance;
 pub mod execution;
 pub mod optimize;
 pub mod portfolio;
+pub mod returns_file;
 pub mod risk;
 pub mod signals;
 
@@ -251,6 +253,17 @@ pub trait Strategy: Sync {
 
     /// Target weights at the close of `market.t`, given the fold's model and the book.
     fn decide(&mut self, model: &Self::Model, market: &Market<'_>, book: &Book) -> Decision;
+
+    /// A failure of `decide` that stops the run, as (bar, what failed);
+    /// the walk-forward checks it after the replay.
+    fn failure(&self) -> Option<(usize, String)> {
+        None
+    }
+
+    /// Fallbacks `decide` used, worth telling a person.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A regime set as its size (the sets are the static prefixes of [`Regime::set`]).

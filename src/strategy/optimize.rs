@@ -1,5 +1,6 @@
 //! `chloe optimize`: risk-parity or minimum-variance weights of the symbols in
-//! a price file, from the Ledoit-Wolf covariance of their daily returns.
+//! a price file or a returns file (long or wide, see [`super::returns_file`]),
+//! from the Ledoit-Wolf covariance of their one-bar returns.
 
 use std::{collections::BTreeMap, path::PathBuf};
 
@@ -9,6 +10,7 @@ use ndarray::{Array1, Array2};
 use super::{
     covariance::ledoit_wolf,
     portfolio::{Allocation, SolveOptions, min_variance, risk_parity},
+    returns_file::Layout,
 };
 use crate::{
     config::{ColumnMap, DataSpec, SymbolSelection},
@@ -41,7 +43,8 @@ pub struct OptimizeArgs {
     /// Construction method.
     #[arg(long, value_enum, default_value_t = Method::RiskParity)]
     pub method: Method,
-    /// Parquet price file (chloe's schema); returns are computed from closes.
+    /// Parquet file: prices in chloe's schema (returns from closes), or returns,
+    /// long (`timestamp, symbol, return`) or wide (`timestamp` and one column per symbol).
     #[arg(long)]
     pub returns: PathBuf,
     /// Risk budgets, `SYM=B,...` (risk parity only); relative, symbols not
@@ -71,8 +74,10 @@ pub struct Line {
 pub struct Report {
     /// Method used.
     pub method: Method,
-    /// Price file read.
+    /// File read.
     pub file: String,
+    /// `prices`, `long_returns` or `wide_returns`.
+    pub input: String,
     /// Return observations used (bars where every symbol has a return).
     pub observations: usize,
     /// Ledoit-Wolf shrinkage intensity.
@@ -122,22 +127,28 @@ pub fn optimize(args: &OptimizeArgs) -> anyhow::Result<Report> {
     if args.budgets.is_some() && args.method != Method::RiskParity {
         return Err(UsageError("--budgets applies only to --method risk-parity".into()).into());
     }
-    let spec = DataSpec {
-        path: args.returns.clone(),
-        symbols: SymbolSelection::All,
-        start: None,
-        end: None,
-        bar: None,
-        columns: ColumnMap::default(),
-        max_fill_days: 5,
-        bars_per_year: None,
-        calendar: None,
-        benchmark: None,
-    };
-    let loaded = crate::data::load_panel(&spec)?;
-    let panel = &loaded.panel;
     let label = args.returns.display().to_string();
-    let all = panel.returns();
+    let layout = super::returns_file::layout(&args.returns)?;
+    let (symbols, all, bars_per_year) = if layout == Layout::Prices {
+        let spec = DataSpec {
+            path: args.returns.clone(),
+            symbols: SymbolSelection::All,
+            start: None,
+            end: None,
+            bar: None,
+            columns: ColumnMap::default(),
+            max_fill_days: 5,
+            bars_per_year: None,
+            calendar: None,
+            benchmark: None,
+        };
+        let panel = crate::data::load_panel(&spec)?.panel;
+        (panel.symbols.clone(), panel.returns(), panel.bars_per_year)
+    } else {
+        let m = super::returns_file::read(&args.returns, layout)?;
+        let a = crate::data::panel::infer_bars_per_year(&m.timestamps);
+        (m.symbols, m.values, a)
+    };
     let rows: Vec<usize> = (0..all.nrows())
         .filter(|&t| all.row(t).iter().all(|v| v.is_finite()))
         .collect();
@@ -156,8 +167,8 @@ pub fn optimize(args: &OptimizeArgs) -> anyhow::Result<Report> {
     let (alloc, budgets): (Allocation, Option<Array1<f64>>) = match args.method {
         Method::RiskParity => {
             let b = match &args.budgets {
-                Some(p) => parse_budgets(p, &panel.symbols)?,
-                None => Array1::ones(panel.n_assets()),
+                Some(p) => parse_budgets(p, &symbols)?,
+                None => Array1::ones(symbols.len()),
             };
             let b = &b / b.sum();
             (
@@ -167,8 +178,7 @@ pub fn optimize(args: &OptimizeArgs) -> anyhow::Result<Report> {
         }
         Method::MinVariance => (min_variance(shrunk.covariance.view(), &opts)?, None),
     };
-    let symbols = panel
-        .symbols
+    let lines = symbols
         .iter()
         .enumerate()
         .map(|(i, s)| Line {
@@ -181,11 +191,17 @@ pub fn optimize(args: &OptimizeArgs) -> anyhow::Result<Report> {
     Ok(Report {
         method: args.method,
         file: label,
+        input: match layout {
+            Layout::Prices => "prices",
+            Layout::Long => "long_returns",
+            Layout::Wide => "wide_returns",
+        }
+        .into(),
         observations: rows.len(),
         shrinkage: shrunk.shrinkage,
         iterations: alloc.iterations,
-        volatility: (alloc.variance * panel.bars_per_year).sqrt(),
-        symbols,
+        volatility: (alloc.variance * bars_per_year).sqrt(),
+        symbols: lines,
     })
 }
 

@@ -220,3 +220,34 @@ fn ledoit_wolf_intensity_matches_direct_sum() {
     let b2 = (b2 / (t * t)).min(d2);
     assert!((lw.shrinkage - b2 / d2).abs() < 1e-12);
 }
+
+#[test]
+fn blocked_cholesky_reproduces_the_matrix_across_blocks() {
+    // 130 = two full blocks and a partial one.
+    let a = random_spd(130, 9);
+    let l = cholesky(a.view()).unwrap();
+    let n = a.nrows();
+    let mut worst: f64 = 0.0;
+    for i in 0..n {
+        for j in 0..=i {
+            let v: f64 = (0..=j).map(|p| l[[i, p]] * l[[j, p]]).sum();
+            worst = worst.max((v - a[[i, j]]).abs() / a[[i, i]].max(a[[j, j]]));
+        }
+    }
+    assert!(worst < 1e-12, "{worst}");
+    // A non-positive pivot in a later block is named.
+    let mut bad = a.clone();
+    bad[[100, 100]] = -1.0;
+    assert!(matches!(
+        cholesky(bad.view()),
+        Err(PortfolioError::NotPositiveDefinite { pivot: 100, .. })
+    ));
+}
+
+#[test]
+fn equal_contributions_at_size_with_coordinate_warm_start() {
+    let cov = random_spd(300, 4);
+    let a = risk_parity(cov.view(), None, &SolveOptions::default()).unwrap();
+    assert!(a.sweeps > 0);
+    assert_rc(&cov, &a, &Array1::from_elem(300, 1.0 / 300.0));
+}

@@ -75,6 +75,9 @@ pub struct Deployment {
     pub probabilities: Vec<Option<f64>>,
     /// Target weight per asset, in panel order (fraction of equity).
     pub weights: Vec<f64>,
+    /// Share of the book's variance per held asset, (asset, fraction), under
+    /// the Ledoit-Wolf covariance of the last `portfolio.covariance_days` bars.
+    pub risk_contributions: Vec<(usize, f64)>,
     /// Training samples used.
     pub n_train: usize,
     /// Training rows dropped because a feature was undefined.

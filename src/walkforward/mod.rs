@@ -14,6 +14,7 @@
 //! every fold's fits, wherever they were computed.
 
 pub mod fold;
+pub mod hedge;
 pub mod plan;
 pub mod replay;
 
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 
 pub use self::{
     fold::{Deployment, FoldMetrics, FoldResult, Prediction},
+    hedge::{HedgeOutcome, Hedging},
     plan::Fold,
     replay::{Replay, Trade, TradeReason},
 };
@@ -117,6 +119,9 @@ pub struct Walkforward {
     pub warmup: usize,
     /// Fallbacks and warnings from the folds, prefixed by fold.
     pub notes: Vec<String>,
+    /// Fallbacks the replayed strategy used while deciding (e.g. a
+    /// regime-conditioned covariance with too few bars).
+    pub strategy_notes: Vec<String>,
     /// The book after the last bar of data; None when the panel is too short
     /// for a deployment fold.
     pub deployment: Option<Deployment>,
@@ -152,6 +157,9 @@ pub struct Settings<'a> {
     pub execution: &'a ExecutionSpec,
     /// The signals file, aligned to the panel (strategy `signals`).
     pub signals: Option<&'a Signals>,
+    /// Dynamic hedging of the replayed strategy's book (`[hedge]`), with its
+    /// instruments aligned to the panel; compared strategies are not hedged.
+    pub hedge: Option<&'a Hedging>,
 }
 
 /// One-bar returns and forward returns over `h` bars, `[bars, assets]`, NaN where undefined.
@@ -206,6 +214,7 @@ pub fn run(
             portfolio: &portfolio,
             execution: &execution,
             signals: None,
+            hedge: None,
         },
         seed,
         progress,
@@ -363,7 +372,11 @@ fn signal_strategy(st: &Settings<'_>) -> anyhow::Result<SignalStrategy> {
             "was not loaded for the signals strategy",
         )
     })?;
-    Ok(SignalStrategy::new(signals.clone(), st.sizing))
+    Ok(SignalStrategy::with_portfolio(
+        signals.clone(),
+        st.sizing,
+        st.portfolio,
+    ))
 }
 
 /// What the replays share.
@@ -381,6 +394,8 @@ struct Walked {
     folds: Vec<FoldResult>,
     replay: Replay,
     deployment: Option<Deployment>,
+    /// The strategy's own notes on fallbacks in `decide`.
+    notes: Vec<String>,
 }
 
 /// Every fold's fit, and the deployment fold's.
@@ -410,13 +425,30 @@ fn fit_all<S: Strategy>(
     )
 }
 
-/// Replays `s` with its folds' fits.
-fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s: f64) -> Walked {
+/// Replays `s` with its folds' fits; with `hedged`, the book is hedged per
+/// `settings.hedge`. A failure the strategy reports stops the run, naming
+/// its bar and fold.
+fn walk_fitted<S: Strategy>(
+    mut s: S,
+    ctx: &Ctx<'_>,
+    fits: Fits<S::Model>,
+    fit_s: f64,
+    hedged: bool,
+) -> anyhow::Result<Walked> {
     let (fits, dfit) = fits;
     let started = std::time::Instant::now();
     let (models, reports): (Vec<_>, Vec<_>) = fits.into_iter().map(|f| (f.model, f.report)).unzip();
     let edge = edge_strength(ctx, &reports);
-    let rep = replay::replay(
+    let hedger = ctx.settings.hedge.filter(|_| hedged).map(|h| {
+        let mut regimes = vec![None; ctx.panel.n_bars()];
+        for (fold, r) in ctx.folds.iter().zip(&reports) {
+            for (k, &g) in r.regimes.iter().enumerate() {
+                regimes[fold.test_start + k] = Some(g);
+            }
+        }
+        hedge::Hedger::new(h, regimes)
+    });
+    let rep = replay::replay_hedged(
         &mut s,
         ctx.panel,
         ctx.returns,
@@ -428,7 +460,25 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
         ctx.settings.portfolio,
         ctx.settings.execution,
         edge.as_ref().map(Array2::view),
+        hedger,
     );
+    if let Some((bar, what)) = s.failure() {
+        let last_end = ctx.folds.last().map_or(0, |f| f.test_end);
+        let fold = if bar > last_end {
+            "deployment".to_string()
+        } else {
+            ctx.folds
+                .iter()
+                .rev()
+                .find(|f| f.test_start <= bar)
+                .map_or_else(|| "?".to_string(), |f| f.index.to_string())
+        };
+        anyhow::bail!(
+            "{}: decision at {} (bar {bar}, fold {fold}) failed: {what}",
+            s.name(),
+            crate::data::time::format_us(ctx.panel.timestamps[bar])
+        );
+    }
     tracing::info!(
         "{}: fits {fit_s:.2}s (parallel over folds), replay {:.3}s (serial: decisions, risk engine, account), \
          of which execution simulator {:.3}s",
@@ -512,17 +562,24 @@ fn walk_fitted<S: Strategy>(mut s: S, ctx: &Ctx<'_>, fits: Fits<S::Model>, fit_s
                 regime: r.regimes.first().copied(),
                 probabilities,
                 weights: d.target.clone(),
+                risk_contributions: crate::strategy::allocate::book_risk_contributions(
+                    ctx.returns,
+                    &d.target,
+                    fold.test_start,
+                    ctx.settings.portfolio.covariance_days,
+                ),
                 n_train: r.n_train,
                 dropped_train: r.dropped_train,
                 notes: r.notes,
             }
         });
-    Walked {
+    Ok(Walked {
         name: s.name().to_string(),
         folds: results,
         replay: rep,
         deployment,
-    }
+        notes: s.notes(),
+    })
 }
 
 /// Unwraps a family's fits as the model type `M` of the strategy replaying them.
@@ -587,37 +644,46 @@ fn edge_strength(ctx: &Ctx<'_>, reports: &[crate::strategy::FitReport]) -> Optio
     Some(e)
 }
 
-/// Replays the built-in strategy `kind` with its family's fits.
+/// Replays the built-in strategy `kind` with its family's fits (hedged when `hedged`).
 fn walk_kind(
     kind: StrategyKind,
     ctx: &Ctx<'_>,
     fits: &BTreeMap<FitFamily, FamilyFits>,
+    hedged: bool,
 ) -> anyhow::Result<Walked> {
     let st = ctx.settings;
     let fam = fits.get(&FitFamily::of(kind)).ok_or_else(|| {
         anyhow::anyhow!("internal error: no fits of the {} strategy", kind.name())
     })?;
-    Ok(match kind {
-        StrategyKind::RiskFirst => {
-            walk_fitted(RiskFirst::new(st.sizing), ctx, typed(fam, classifier)?, 0.0)
-        }
+    match kind {
+        StrategyKind::RiskFirst => walk_fitted(
+            RiskFirst::with_portfolio(st.sizing, st.portfolio),
+            ctx,
+            typed(fam, classifier)?,
+            0.0,
+            hedged,
+        ),
         StrategyKind::PredictionFirst => walk_fitted(
             PredictionFirst::new(st.sizing),
             ctx,
             typed(fam, classifier)?,
             0.0,
+            hedged,
         ),
         StrategyKind::BuyAndHold => {
-            walk_fitted(BuyAndHold::default(), ctx, typed(fam, plain)?, 0.0)
+            walk_fitted(BuyAndHold::default(), ctx, typed(fam, plain)?, 0.0, hedged)
         }
         StrategyKind::EqualWeight => walk_fitted(
             EqualWeight::new(st.strategy.rebalance),
             ctx,
             typed(fam, plain)?,
             0.0,
+            hedged,
         ),
-        StrategyKind::Signals => walk_fitted(signal_strategy(st)?, ctx, typed(fam, signal)?, 0.0),
-    })
+        StrategyKind::Signals => {
+            walk_fitted(signal_strategy(st)?, ctx, typed(fam, signal)?, 0.0, hedged)
+        }
+    }
 }
 
 /// A strategy's numbers from its replay.
@@ -721,9 +787,9 @@ pub fn replay_fitted(
         deploy: layout.deploy,
         settings,
     };
-    let main = walk_kind(settings.strategy.kind, &ctx, fits)?;
+    let main = walk_kind(settings.strategy.kind, &ctx, fits, true)?;
     assemble(&ctx, feature_names, layout.warmup, seed, main, |k| {
-        walk_kind(k, &ctx, fits)
+        walk_kind(k, &ctx, fits, false)
     })
 }
 
@@ -755,7 +821,7 @@ pub fn run_strategy<S: Strategy>(
     };
     let started = std::time::Instant::now();
     let fits = fit_all(&strategy, &data, &ctx, progress);
-    let main = walk_fitted(strategy, &ctx, fits, started.elapsed().as_secs_f64());
+    let main = walk_fitted(strategy, &ctx, fits, started.elapsed().as_secs_f64(), true)?;
     let mut fits = BTreeMap::new();
     for &k in &settings.strategy.compare {
         let family = FitFamily::of(k);
@@ -766,7 +832,7 @@ pub fn run_strategy<S: Strategy>(
         }
     }
     assemble(&ctx, features.names, layout.warmup, seed, main, |k| {
-        walk_kind(k, &ctx, &fits)
+        walk_kind(k, &ctx, &fits, false)
     })
 }
 
@@ -792,6 +858,7 @@ fn assemble(
         folds: results,
         replay,
         deployment,
+        notes: strategy_notes,
     } = main;
     let mut columns: Vec<String> = feature_names.to_vec();
     if let Some(first) = results.first() {
@@ -803,7 +870,7 @@ fn assemble(
             *acc += v / results.len() as f64;
         }
     }
-    let notes = results
+    let notes: Vec<String> = results
         .iter()
         .flat_map(|r| {
             r.notes
@@ -811,6 +878,7 @@ fn assemble(
                 .map(move |n| format!("fold {}: {n}", r.fold.index))
         })
         .collect();
+
     let aggregate = aggregate(
         &results,
         panel.bars_per_year,
@@ -826,6 +894,7 @@ fn assemble(
         importance,
         warmup,
         notes,
+        strategy_notes,
         deployment,
         replay,
         strategies,

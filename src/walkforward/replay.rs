@@ -29,6 +29,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use super::hedge::{HedgeOutcome, Hedger};
+
 pub use crate::strategy::execution::TradeReason;
 use crate::{
     config::{execution::ExecutionSpec, strategy::PortfolioSpec},
@@ -46,7 +48,7 @@ pub struct Trade {
     pub bar: usize,
     /// Fold whose segment holds the bar.
     pub fold: usize,
-    /// Asset index.
+    /// Asset index; `n_assets + j` is hedge instrument j ([`HedgeOutcome::symbols`]).
     pub asset: usize,
     /// Signed shares the parent order still wanted when the bar began.
     pub requested: f64,
@@ -155,6 +157,8 @@ pub struct Replay {
     pub default_adv: Vec<usize>,
     /// The decision on the deployment bar, when there is one.
     pub deployment: Option<Decision>,
+    /// What the hedge did, when the replay was hedged.
+    pub hedge: Option<HedgeOutcome>,
 }
 
 impl Replay {
@@ -174,10 +178,6 @@ impl Replay {
     clippy::too_many_arguments,
     reason = "the replay's inputs are independent"
 )]
-#[expect(
-    clippy::needless_range_loop,
-    reason = "the per-asset loops read the book, the panel and side arrays by the same index"
-)]
 pub fn replay<'a, S: Strategy>(
     strategy: &mut S,
     panel: &'a Panel,
@@ -188,6 +188,32 @@ pub fn replay<'a, S: Strategy>(
     portfolio: &PortfolioSpec,
     execution: &ExecutionSpec,
     edge: Option<ArrayView2<'_, f64>>,
+) -> Replay {
+    replay_hedged(
+        strategy, panel, returns, folds, models, deploy, portfolio, execution, edge, None,
+    )
+}
+
+/// [`replay`], with the book hedged by `hedger` when one is given.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the replay's inputs are independent"
+)]
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the per-asset loops read the book, the panel and side arrays by the same index"
+)]
+pub fn replay_hedged<'a, S: Strategy>(
+    strategy: &mut S,
+    panel: &'a Panel,
+    returns: ArrayView2<'a, f64>,
+    folds: &[Fold],
+    models: &[S::Model],
+    deploy: Option<(Fold, &S::Model)>,
+    portfolio: &PortfolioSpec,
+    execution: &ExecutionSpec,
+    edge: Option<ArrayView2<'_, f64>>,
+    mut hedger: Option<Hedger<'_>>,
 ) -> Replay {
     let n = panel.n_assets();
     let start = folds[0].test_start;
@@ -232,6 +258,7 @@ pub fn replay<'a, S: Strategy>(
         stale_blocked: 0,
         default_adv: Vec::new(),
         deployment: None,
+        hedge: None,
     };
     let mut orders = Orders::new(n);
     let mut previous = vec![0.0; n];
@@ -278,7 +305,7 @@ pub fn replay<'a, S: Strategy>(
                 }
             }
         }
-        let mut value = book.cash;
+        let mut value = book.cash + hedger.as_mut().map_or(0.0, |h| h.mark(t));
         for i in 0..n {
             if book.shares[i] != 0.0 {
                 value += book.shares[i] * panel.close[[t, i]];
@@ -426,6 +453,25 @@ pub fn replay<'a, S: Strategy>(
                 }
             }
         }
+        if let Some(h) = hedger.as_mut() {
+            let hedges = h.rebalance(
+                t,
+                f.index,
+                out.weights.row(row),
+                returns,
+                value,
+                &sim,
+                &mut orders,
+                &mut book.cash,
+            );
+            for tr in &hedges {
+                out.fees += tr.fee;
+                out.impact_cost += tr.impact_cost;
+                out.spread_cost += tr.spread_cost;
+                traded += tr.notional;
+            }
+            out.trades.extend(hedges);
+        }
         out.execution.seconds += started.elapsed().as_secs_f64();
         out.turnover
             .push(if value > 0.0 { traded / value } else { 0.0 });
@@ -449,5 +495,6 @@ pub fn replay<'a, S: Strategy>(
     out.default_adv = flagged(0);
     out.execution.default_sigma = flagged(1);
     out.execution.default_spread = flagged(2);
+    out.hedge = hedger.map(Hedger::finish);
     out
 }

@@ -301,6 +301,8 @@ fn drawdown_brake_holds_the_limit_on_a_crash() {
         test_start: 5,
         probs: Array2::from_elem((oos, 1), 0.95),
         regimes: vec![crate::regime::Regime::Trending; oos],
+        history_start: 5,
+        history: vec![crate::regime::Regime::Trending; oos],
         odds: 2.0,
         insample: Array2::zeros((2, 1)),
     };
@@ -362,6 +364,7 @@ fn compared_strategies_are_replayed_on_the_same_data_and_costs() {
                 portfolio: &portfolio,
                 execution: &execution,
                 signals: None,
+                hedge: None,
             },
             3,
             None,

@@ -35,6 +35,7 @@ fn run(
             portfolio: &portfolio,
             execution: &execution,
             signals: None,
+            hedge: None,
         },
         seed,
         progress,
@@ -455,4 +456,84 @@ fn dropped_training_rows_are_counted_per_fold() {
     }
     assert!(wf.folds[0].dropped_train > 0 || wf.folds[1].dropped_train > 0);
     assert_eq!(wf.deployment.as_ref().unwrap().dropped_train, 0);
+}
+
+/// Holds nothing and reports a failure at its `fail_at`-th decision.
+struct FailsAt {
+    fail_at: usize,
+    seen: usize,
+    failed: Option<usize>,
+}
+
+impl Strategy for FailsAt {
+    type Model = ();
+
+    fn name(&self) -> &str {
+        "fails_at"
+    }
+
+    fn fit(&self, _data: &FitData<'_>, _fold: Fold) -> Fit<()> {
+        Fit {
+            model: (),
+            report: crate::strategy::FitReport::default(),
+        }
+    }
+
+    fn decide(
+        &mut self,
+        _model: &(),
+        market: &crate::strategy::Market<'_>,
+        book: &crate::strategy::Book,
+    ) -> crate::strategy::Decision {
+        if self.seen == self.fail_at {
+            self.failed = Some(market.t);
+        }
+        self.seen += 1;
+        crate::strategy::Decision::hold(book)
+    }
+
+    fn failure(&self) -> Option<(usize, String)> {
+        self.failed.map(|t| (t, "solver gave up".to_string()))
+    }
+}
+
+#[test]
+fn a_strategy_failure_stops_the_run_naming_bar_and_fold() {
+    let (panel, feats) = planted(400, 3, 0.0, 2);
+    let names = vec!["signal".to_string(), "noise".to_string()];
+    let input = FeatureInput {
+        names: &names,
+        values: feats.view(),
+        warmup: 1,
+    };
+    let (spec, sizing) = (small_spec(), SizingSpec::default());
+    let (strategy, portfolio) = (StrategySpec::default(), PortfolioSpec::default());
+    let settings = Settings {
+        spec: &spec,
+        sizing: &sizing,
+        strategy: &strategy,
+        portfolio: &portfolio,
+        execution: &ExecutionSpec::flat(sizing.cost_bps),
+        signals: None,
+        hedge: None,
+    };
+    let folds = plan::plan(panel.n_bars(), warmup(1), &spec).unwrap();
+    // The 45th decision is in the second fold's test window (40 bars each).
+    let s = FailsAt {
+        fail_at: 45,
+        seen: 0,
+        failed: None,
+    };
+    let err = run_strategy(s, &panel, input, &settings, 1, None)
+        .unwrap_err()
+        .to_string();
+    let bar = folds[0].test_start + 45;
+    let date = crate::data::time::format_us(panel.timestamps[bar]);
+    assert!(err.contains(&format!("bar {bar}")), "{err}");
+    assert!(err.contains("fold 1"), "{err}");
+    assert!(err.contains(&date), "{err}");
+    assert!(err.contains("solver gave up"), "{err}");
+    // Not a bad-input error: exit code 3.
+    let e = anyhow::anyhow!(err);
+    assert_eq!(crate::error::exit_code(&e), crate::error::Exit::Runtime);
 }

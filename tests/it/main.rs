@@ -4,6 +4,7 @@ mod cluster;
 mod data;
 mod faults;
 mod gate;
+mod hedge;
 mod metrics;
 mod monitor;
 mod optimize;

@@ -228,31 +228,9 @@ fn attach_benchmark(
     let Some(b) = &spec.benchmark else {
         return Ok(());
     };
-    let syms = SymbolSelection::List(vec![b.symbol.clone()]);
-    let bsel = Selection {
-        symbols: &syms,
-        start: spec.start,
-        end: spec.end,
-        columns: &b.columns,
-    };
-    let (bbars, bproblems) = load_bars(&b.path, &bsel, spec.bar)?;
-    if !bproblems.is_empty() {
-        return Err(DataError::Invalid {
-            path: b.path.display().to_string(),
-            problems: bproblems.render(),
-        });
-    }
-    check_symbols(&b.path, &bbars, &syms)?;
-    panel.attach_benchmark(
-        &b.symbol,
-        &bbars.timestamp,
-        &bbars.close,
-        spec.max_fill_days,
-    );
-    let missing = panel
-        .benchmark
-        .as_ref()
-        .map_or(0, |bm| bm.available.iter().filter(|a| !**a).count());
+    let series = load_aligned(spec, &b.path, &b.symbol, &b.columns, panel)?;
+    let missing = series.available.iter().filter(|a| !**a).count();
+    panel.benchmark = Some(series);
     if missing > 0 {
         notes.push(format!(
             "benchmark {} has no value on {missing} of {} bars",
@@ -261,4 +239,32 @@ fn attach_benchmark(
         ));
     }
     Ok(())
+}
+
+/// Reads the closes of `symbol` from the dataset at `path` (with `data`'s
+/// date filters and bar size) and aligns them to the panel calendar, forward
+/// filled within `data.max_fill_days` (a benchmark or a hedge instrument).
+pub fn load_aligned(
+    spec: &DataSpec,
+    path: &Path,
+    symbol: &str,
+    columns: &crate::config::ColumnMap,
+    panel: &Panel,
+) -> Result<crate::data::Benchmark, DataError> {
+    let syms = SymbolSelection::List(vec![symbol.to_string()]);
+    let sel = Selection {
+        symbols: &syms,
+        start: spec.start,
+        end: spec.end,
+        columns,
+    };
+    let (bars, problems) = load_bars(path, &sel, spec.bar)?;
+    if !problems.is_empty() {
+        return Err(DataError::Invalid {
+            path: path.display().to_string(),
+            problems: problems.render(),
+        });
+    }
+    check_symbols(path, &bars, &syms)?;
+    Ok(panel.align(symbol, &bars.timestamp, &bars.close, spec.max_fill_days))
 }

@@ -27,7 +27,7 @@ mod sink;
 use std::path::Path;
 
 pub use self::{
-    build::{load_panel, panel_from_bars},
+    build::{load_aligned, load_panel, panel_from_bars},
     files::{FileSource, resolve_files},
     read::read_bars,
 };
