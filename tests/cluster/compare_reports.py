@@ -5,7 +5,8 @@
 
 Every file of SINGLE must be in MERGED with the same bytes, except
 summary.json, whose `run` part (wall times, host, threads) may differ and
-whose other keys must be equal. MERGED may also hold the shards' `shards/`
+whose other keys must be equal, and report.html, which shows the run's
+provenance (present in both, content not compared). MERGED may also hold the shards' `shards/`
 folder, nothing else. Exit 0 when identical, 1 with the differences listed.
 Standard library only, so the Slurm test and the soak can use it anywhere.
 """
@@ -16,6 +17,10 @@ from pathlib import Path
 
 # Folders of a merged run that a single run does not have (the units).
 SHARD_DIRS = {"shards"}
+# Files whose content shows how the run was made: report.html prints the
+# run's provenance (paths as typed, "merged from N shards" or the backend
+# flag); everything else on the page is drawn from the compared files.
+PROVENANCE_FILES = {"report.html"}
 
 
 def files(root: Path) -> set[str]:
@@ -48,6 +53,8 @@ def differences(single: Path, merged: Path) -> list[str]:
         problems.append(f"extra in {merged}: {name}")
     for name in sorted(a & b):
         fa, fb = single / name, merged / name
+        if name in PROVENANCE_FILES:
+            continue
         if name == "summary.json":
             sa, sb = summary_without_run(fa), summary_without_run(fb)
             if sa != sb:

@@ -165,7 +165,7 @@ fn merged_shards_are_byte_identical_to_a_single_run() {
     let job = job(d.path());
     ok(&run(d.path(), &job, "single", &[]), "single run");
     let single = reports(&d.path().join("single"));
-    assert_eq!(single.len(), 9, "{:?}", single.keys());
+    assert_eq!(single.len(), 13, "{:?}", single.keys());
     let stress = deterministic(&d.path().join("single"));
     assert_eq!(stress["stress"]["paths"], 130, "the stress ran: {stress}");
     assert!(

@@ -101,10 +101,13 @@ fn a_hedged_run_reports_hedge_trades_and_betas() {
     // Hedge trades: symbol SP500, reason hedge, their fees are the summary's hedge costs.
     let t = read(&out.join("trades.parquet"));
     let (sym, reason, fees) = (strs(&t, "symbol"), strs(&t, "reason"), f64s(&t, "fees"));
+    let (impact, spread) = (f64s(&t, "impact_cost"), f64s(&t, "spread_cost"));
+    // Hedge orders pay the venue fee and half the spread; an index has no volume, so no impact.
     let hedge_fees: f64 = (0..sym.len())
         .filter(|&k| reason[k] == "hedge")
         .inspect(|&k| assert_eq!(sym[k], "SP500"))
-        .map(|k| fees[k])
+        .inspect(|&k| assert_eq!(impact[k], 0.0))
+        .map(|k| fees[k] + spread[k])
         .sum();
     let n_hedge = reason.iter().filter(|r| *r == "hedge").count();
     assert!(n_hedge > 0);
@@ -139,7 +142,15 @@ fn a_hedged_run_reports_hedge_trades_and_betas() {
 fn portfolio_modes_change_the_book_not_the_selection() {
     let d = tempdir();
     let held = |mode: &str| {
-        let j = job(d.path(), &format!("[portfolio]\nmode = \"{mode}\"\n"));
+        // A flat fee only: the execution simulator's band and slicing depend
+        // on order sizes, which the mode changes, and would change the selection.
+        let j = job(
+            d.path(),
+            &format!(
+                "[portfolio]\nmode = \"{mode}\"\n\n[execution]\nimpact_coefficient = 0.0\n\
+                 default_spread = 0.0\nno_trade_band = false\n"
+            ),
+        );
         let r = chloe(d.path(), &["run", &j, "--out", mode]);
         assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
         let t = read(&d.path().join(mode).join("decisions.parquet"));

@@ -113,6 +113,7 @@ fn write_job(dir: &Path, monitor_extra: &str) -> String {
         "[job]\nname = \"mon\"\nseed = 1\noutput = \"out\"\n\n[data]\npath = \"prices.parquet\"\n\n\
          [walkforward]\nin_sample_days = 126\nout_of_sample_days = 42\nbootstrap_resamples = 50\n\n\
          [sizing]\ncost_bps = 0\n\n\
+         [execution]\nimpact_coefficient = 0.0\ndefault_spread = 0.0\nno_trade_band = false\n\n\
          [strategy]\nkind = \"signals\"\nsignals = \"signals.parquet\"\ncompare = [\"buy_and_hold\"]\n\n\
          [monitor]\ngross_exposure = {{ warning = 1.5, critical = 2.0 }}\n\
          single_name = {{ warning = 0.6, critical = 0.8 }}\n\
