@@ -212,6 +212,7 @@ fn hedge_summary(
     wf: &Walkforward,
 ) -> Vec<crate::report::summary::HedgeSummary> {
     let n_assets = wf.replay.weights.ncols();
+    let decision_bars = wf.replay.segment.len();
     (0..h.symbols.len())
         .map(|j| {
             let rows: Vec<_> = h
@@ -228,8 +229,8 @@ fn hedge_summary(
                 mean_beta_after: metrics::mean(&after),
                 last_beta_before: before.last().copied(),
                 last_beta_after: after.last().copied(),
-                share_hedged: (!rows.is_empty()).then(|| {
-                    rows.iter().filter(|e| e.weight != 0.0).count() as f64 / rows.len() as f64
+                share_hedged: (decision_bars > 0).then(|| {
+                    rows.iter().filter(|e| e.weight != 0.0).count() as f64 / decision_bars as f64
                 }),
                 costs: h.costs[j],
                 n_trades: wf

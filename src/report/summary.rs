@@ -182,7 +182,7 @@ pub struct HedgeSummary {
     pub last_beta_before: Option<f64>,
     /// Beta after hedging at the last decision bar.
     pub last_beta_after: Option<f64>,
-    /// Share of decision bars with a non-zero hedge target.
+    /// Share of out-of-sample decision bars with a non-zero hedge target.
     pub share_hedged: Option<f64>,
     /// Fees paid on the instrument's trades (currency).
     pub costs: f64,
