@@ -43,6 +43,7 @@ pub struct Run {
     paths: Option<Table>,
     trades: Option<Table>,
     decisions: Option<Table>,
+    hedges: Option<Table>,
 }
 
 fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
@@ -75,6 +76,11 @@ impl Run {
         Ok(Self {
             gate: read::json(dir, "gate.json")?,
             oos: read::table(dir, "oos_returns.parquet", &["timestamp", "fold", "equity"])?,
+            hedges: read::table(
+                dir,
+                "hedges.parquet",
+                &["timestamp", "instrument", "beta_before", "beta_after"],
+            )?,
             folds: read::table(
                 dir,
                 "folds.parquet",
