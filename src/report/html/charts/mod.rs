@@ -82,7 +82,8 @@ fn pct_label(v: f64) -> String {
     let a = (v * 100.0).abs();
     if a < 1e-9 {
         "0%".into()
-    } else if a < 1.0 {
+    } else if a < 10.0 && (a - a.round()).abs() > 1e-6 {
+        // 1.5% stays 1.5% (not "2%" beside a "2%" tick).
         format!("{:.1}%", v * 100.0)
     } else {
         format!("{:.0}%", v * 100.0)
