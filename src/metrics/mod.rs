@@ -29,6 +29,7 @@ mod psr;
 mod quantile;
 mod sharpe;
 mod sortino;
+mod spread;
 mod trading;
 mod var;
 
@@ -43,6 +44,7 @@ pub use self::{
     quantile::{quantile, quantile_sorted},
     sharpe::{annual_to_per_bar, sharpe, sharpe_per_bar},
     sortino::sortino,
+    spread::corwin_schultz_pair,
     trading::{TRADE_EPS, n_trades, turnover, win_rate},
     var::var_cvar,
 };

@@ -61,24 +61,17 @@ fn complete_returns(panel: &Panel, cols: &[usize], rows: std::ops::Range<usize>)
 
 /// Corwin and Schultz (2012) two-day high-low spread estimate, negatives set to 0, averaged.
 fn corwin_schultz(panel: &Panel, j: usize, rows: std::ops::Range<usize>) -> Option<f64> {
-    let k = 3.0 - 2.0 * std::f64::consts::SQRT_2;
     let (mut sum, mut n) = (0.0, 0usize);
     for t in rows.start.max(1)..rows.end {
-        let (h0, l0, h1, l1) = (
+        if let Some(s) = crate::metrics::corwin_schultz_pair(
             panel.high[[t - 1, j]],
             panel.low[[t - 1, j]],
             panel.high[[t, j]],
             panel.low[[t, j]],
-        );
-        if !(h0 > 0.0 && l0 > 0.0 && h1 > 0.0 && l1 > 0.0 && h0 >= l0 && h1 >= l1) {
-            continue;
+        ) {
+            sum += s;
+            n += 1;
         }
-        let beta = (h0 / l0).ln().powi(2) + (h1 / l1).ln().powi(2);
-        let gamma = (h0.max(h1) / l0.min(l1)).ln().powi(2);
-        let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
-        let s = 2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp());
-        sum += s.max(0.0);
-        n += 1;
     }
     (n >= 10).then(|| sum / n as f64)
 }

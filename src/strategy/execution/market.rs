@@ -52,24 +52,17 @@ pub fn corwin_schultz(panel: &Panel, t: usize, i: usize, window: usize) -> Optio
     if !panel.fields[i].has_ohlc {
         return None;
     }
-    let k = 3.0 - 2.0 * std::f64::consts::SQRT_2;
     let (mut sum, mut n) = (0.0, 0usize);
     for u in (t + 1).saturating_sub(window).max(1)..=t {
-        let (h0, l0, h1, l1) = (
+        if let Some(s) = crate::metrics::corwin_schultz_pair(
             panel.high[[u - 1, i]],
             panel.low[[u - 1, i]],
             panel.high[[u, i]],
             panel.low[[u, i]],
-        );
-        if !(h0 > 0.0 && l0 > 0.0 && h1 > 0.0 && l1 > 0.0 && h0 >= l0 && h1 >= l1) {
-            continue;
+        ) {
+            sum += s;
+            n += 1;
         }
-        let beta = (h0 / l0).ln().powi(2) + (h1 / l1).ln().powi(2);
-        let gamma = (h0.max(h1) / l0.min(l1)).ln().powi(2);
-        let alpha = ((2.0 * beta).sqrt() - beta.sqrt()) / k - (gamma / k).sqrt();
-        let s = 2.0 * (alpha.exp() - 1.0) / (1.0 + alpha.exp());
-        sum += s.max(0.0);
-        n += 1;
     }
     (n >= MIN_SPREAD_PAIRS).then(|| (sum / n as f64).min(0.5))
 }
