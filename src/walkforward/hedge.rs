@@ -16,7 +16,7 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use super::replay::{Trade, TradeReason};
+use super::trade::{Trade, TradeReason};
 use crate::{
     config::hedge::HedgeSpec,
     data::Benchmark,

@@ -17,6 +17,7 @@ pub mod fold;
 pub mod hedge;
 pub mod plan;
 pub mod replay;
+pub mod trade;
 
 use std::collections::BTreeMap;
 
