@@ -41,7 +41,7 @@ pub use self::{
     normal::{norm_cdf, norm_ppf},
     paired::{PairedSharpe, paired_sharpe_diff},
     psr::{probabilistic_sharpe, psr},
-    quantile::{quantile, quantile_sorted},
+    quantile::{quantile, quantile_sorted, quantiles_select},
     sharpe::{annual_to_per_bar, sharpe, sharpe_per_bar},
     sortino::sortino,
     spread::corwin_schultz_pair,

@@ -33,6 +33,40 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     quantile_sorted(&v, q)
 }
 
+/// Quantiles `qs` of `values` (reordered in place), equal bit for bit to
+/// [`quantile_sorted`] of the sorted values: only the order statistics the
+/// quantiles read are selected, not the whole slice sorted.
+pub fn quantiles_select<const K: usize>(values: &mut [f64], qs: [f64; K]) -> [f64; K] {
+    let Some(last) = values.len().checked_sub(1) else {
+        return [f64::NAN; K];
+    };
+    let at = |q: f64| {
+        let h = q.clamp(0.0, 1.0) * last as f64;
+        let lo = (h.floor() as usize).min(last);
+        (h, lo, (lo + 1).min(last))
+    };
+    let mut wanted: Vec<usize> = qs
+        .iter()
+        .flat_map(|&q| {
+            let (_, lo, hi) = at(q);
+            [lo, hi]
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    // Ascending: after selecting k, everything right of k is >= it, so the
+    // next order statistic is selected in that right part alone.
+    let mut start = 0;
+    for &k in &wanted {
+        values[start..].select_nth_unstable_by(k - start, f64::total_cmp);
+        start = k + 1;
+    }
+    qs.map(|q| {
+        let (h, lo, hi) = at(q);
+        values[lo] + (values[hi] - values[lo]) * (h - lo as f64)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -78,6 +112,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn selection_equals_sorting_bit_for_bit(
+            mut v in proptest::collection::vec(
+                prop_oneof![-5.0f64..5.0, Just(0.0), Just(-0.0), Just(1.0)], 1..400),
+            qs in proptest::array::uniform5(0.0f64..1.0),
+        ) {
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let got = quantiles_select(&mut v, qs);
+            for (g, q) in got.iter().zip(qs) {
+                prop_assert_eq!(g.to_bits(), quantile_sorted(&sorted, q).to_bits());
+            }
+        }
+
         #[test]
         fn prop_between_neighbouring_order_statistics(
             mut v in prop::collection::vec(-1e6f64..1e6, 1..40),

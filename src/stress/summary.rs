@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::{model::PathOut, philox::ln_f32};
-use crate::metrics::{quantile_sorted, var_cvar};
+use crate::metrics::{quantile_sorted, quantiles_select, var_cvar};
 
 /// Histogram bins over ln(V / capital) in [-`LOG_SPAN`, `LOG_SPAN`].
 pub const BINS: usize = 8192;
@@ -207,11 +207,10 @@ impl Accumulator {
                         .step_by(h)
                         .map(|&v| f64::from(v))
                         .collect();
-                    day.sort_by(f64::total_cmp);
                     BandRow {
                         scenario: name.to_string(),
                         day: t as u32,
-                        p: BAND_QUANTILES.map(|q| Some(quantile_sorted(&day, q))),
+                        p: quantiles_select(&mut day, BAND_QUANTILES).map(Some),
                     }
                 })
                 .collect(),
