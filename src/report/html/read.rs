@@ -79,6 +79,29 @@ impl Table {
         Ok(out)
     }
 
+    /// A string column as its distinct values (first-appearance order, null
+    /// as "") and each row's index into them: no string per row.
+    pub fn keys(&self, name: &str) -> anyhow::Result<(Vec<String>, Vec<u32>)> {
+        let (mut names, mut index): (Vec<String>, BTreeMap<String, u32>) = Default::default();
+        let mut rows = Vec::with_capacity(self.len());
+        for a in self.col(name, &DataType::Utf8)? {
+            for v in a.as_string::<i32>().iter() {
+                let k = v.unwrap_or_default();
+                let i = match index.get(k) {
+                    Some(&i) => i,
+                    None => {
+                        let i = names.len() as u32;
+                        names.push(k.to_string());
+                        index.insert(k.to_string(), i);
+                        i
+                    }
+                };
+                rows.push(i);
+            }
+        }
+        Ok((names, rows))
+    }
+
     /// A boolean column, None for nulls.
     pub fn bools(&self, name: &str) -> anyhow::Result<Vec<Option<bool>>> {
         let mut out = Vec::new();
@@ -137,6 +160,16 @@ pub fn json(dir: &Path, file: &str) -> anyhow::Result<Option<Value>> {
     let v = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     Ok(Some(v))
+}
+
+/// Groups rows by the key indices of [`Table::keys`], in the keys' order.
+pub fn group_keys<T>(keys: (Vec<String>, Vec<u32>), values: Vec<T>) -> Vec<(String, Vec<T>)> {
+    let (names, rows) = keys;
+    let mut out: Vec<(String, Vec<T>)> = names.into_iter().map(|n| (n, Vec::new())).collect();
+    for (&k, v) in rows.iter().zip(values) {
+        out[k as usize].1.push(v);
+    }
+    out
 }
 
 /// Groups rows by a string key, keeping the keys' first-appearance order.

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::{
     charts::{self, AMBER, Fan, HLine, Line, PALETTE, RED, TimeChart, year},
     page::{absent, badge, esc, flatten, num, pct, scalar, section, table},
-    read::{self, Table, group},
+    read::{self, Table, group, group_keys},
 };
 
 const WIDE: (u32, u32) = (1180, 420);

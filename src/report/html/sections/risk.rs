@@ -273,7 +273,8 @@ impl Run {
         }
         match &self.paths {
             Some(p) => {
-                let sc = p.strs("scenario")?;
+                // Up to millions of rows: scenario names interned, not one string per row.
+                let sc = p.keys("scenario")?;
                 let term: Vec<f64> = p
                     .f64s("terminal_value")?
                     .iter()
@@ -288,14 +289,14 @@ impl Run {
                 body.push_str(&charts::histograms(
                     "Terminal return per path",
                     "terminal return on capital",
-                    &group(&sc, term),
+                    &group_keys(sc.clone(), term),
                     None,
                     HALF,
                 )?);
                 body.push_str(&charts::histograms(
                     "Maximum drawdown per path",
                     "max drawdown",
-                    &group(&sc, mdd),
+                    &group_keys(sc, mdd),
                     limit.map(|l| (format!("drawdown limit {:.0}%", l * 100.0), l)),
                     HALF,
                 )?);
