@@ -191,3 +191,38 @@ pub fn group<T>(keys: &[Option<String>], mut values: Vec<T>) -> Vec<(String, Vec
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::{
+        array::StringArray,
+        datatypes::{Field, Schema},
+    };
+
+    use super::*;
+
+    #[test]
+    fn interned_keys_group_like_strings() {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Utf8, true)]));
+        let batch = |v: Vec<Option<&str>>| {
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(v))]).unwrap()
+        };
+        let t = Table {
+            file: "t.parquet".into(),
+            batches: vec![
+                batch(vec![Some("b"), Some("a"), None]),
+                batch(vec![Some("a"), Some("b"), Some("c")]),
+            ],
+        };
+        let (names, rows) = t.keys("k").unwrap();
+        assert_eq!(names, ["b", "a", "", "c"]);
+        assert_eq!(rows, [0, 1, 2, 1, 0, 3]);
+        let values: Vec<usize> = (0..6).collect();
+        assert_eq!(
+            group_keys((names, rows), values.clone()),
+            group(&t.strs("k").unwrap(), values)
+        );
+    }
+}
