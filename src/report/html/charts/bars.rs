@@ -117,12 +117,7 @@ pub fn precision(
         }))?
         .label("edge precision (red: below the base rate)")
         .legend(|(x, y)| Circle::new((x + 9, y), 4, PALETTE[0].filled()));
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13).into_font().color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 203, 210))
-            .draw()?;
+        legend(&mut ch, SeriesLabelPosition::UpperRight, 13)?;
         Ok(())
     })
 }
@@ -214,12 +209,7 @@ pub fn hbars(
             ))?
             .label(name.as_str())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
-            ch.configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .label_font((FONT, 13).into_font().color(&INK))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 203, 210))
-                .draw()?;
+            legend(&mut ch, SeriesLabelPosition::LowerRight, 13)?;
         }
         Ok(())
     })

@@ -62,6 +62,21 @@ fn svg(w: u32, h: u32, draw: impl FnOnce(&Area<'_>) -> Res) -> anyhow::Result<St
     Ok(buf)
 }
 
+/// Draws the chart's legend in the page's style (font size `size`) at `position`.
+fn legend<'a, 'b: 'a, CT: CoordTranslate>(
+    ch: &mut ChartContext<'a, SVGBackend<'b>, CT>,
+    position: SeriesLabelPosition,
+    size: u32,
+) -> Res {
+    ch.configure_series_labels()
+        .position(position)
+        .label_font((FONT, size).into_font().color(&INK))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 203, 210))
+        .draw()?;
+    Ok(())
+}
+
 /// Fractional year of a timestamp in microseconds (the time axes' unit).
 pub fn year(us: i64) -> f64 {
     1970.0 + us as f64 / (365.2425 * 86_400e6)

@@ -67,12 +67,7 @@ pub fn fan(
             .label("drawdown limit as a loss")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
         }
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 12).into_font().color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 203, 210))
-            .draw()?;
+        legend(&mut ch, SeriesLabelPosition::UpperLeft, 12)?;
         Ok(())
     })
 }
@@ -152,12 +147,7 @@ pub fn histograms(
             .label(name.as_str())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
         }
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13).into_font().color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 203, 210))
-            .draw()?;
+        legend(&mut ch, SeriesLabelPosition::UpperRight, 13)?;
         Ok(())
     })
 }

@@ -217,12 +217,7 @@ where
             .iter()
             .map(|&(x, y, color)| Circle::new((x, y), 4, color.filled())),
     )?;
-    ch.configure_series_labels()
-        .position(c.legend.clone())
-        .label_font((FONT, 13).into_font().color(&INK))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 203, 210))
-        .draw()?;
+    legend(ch, c.legend.clone(), 13)?;
     Ok(())
 }
 
