@@ -8,7 +8,10 @@ use std::{
 
 use serde::Deserialize;
 
-use super::{ColumnMap, resolve, walkforward::REGIME_NAMES};
+use super::{
+    ColumnMap, resolve,
+    walkforward::{REGIME_NAMES, regime_multipliers},
+};
 use crate::error::ConfigError;
 
 /// `[hedge]` as written.
@@ -102,23 +105,8 @@ impl RawHedge {
                 ));
             }
         };
-        let mut regime_multipliers = [1.0; 4];
-        for (name, &m) in self.regime_multipliers.iter().flatten() {
-            let key = format!("hedge.regime_multipliers.{name}");
-            let Some(k) = REGIME_NAMES.iter().position(|n| n == name) else {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("is not a regime; use one of {}", REGIME_NAMES.join(", ")),
-                ));
-            };
-            if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("must be between 0 and 10, got {m}"),
-                ));
-            }
-            regime_multipliers[k] = m;
-        }
+        let regime_multipliers =
+            regime_multipliers("hedge", self.regime_multipliers.as_ref(), [1.0; 4])?;
         let raw = self.instruments.unwrap_or_default();
         if raw.is_empty() {
             return Err(ConfigError::invalid(

@@ -415,6 +415,33 @@ impl Default for SizingSpec {
     }
 }
 
+/// `SECTION.regime_multipliers` (regime name -> multiplier in [0, 10]) over
+/// `defaults`, in [`REGIME_NAMES`] order.
+pub(super) fn regime_multipliers(
+    section: &str,
+    raw: Option<&std::collections::BTreeMap<String, f64>>,
+    defaults: [f64; 4],
+) -> Result<[f64; 4], ConfigError> {
+    let mut out = defaults;
+    for (name, &m) in raw.into_iter().flatten() {
+        let key = format!("{section}.regime_multipliers.{name}");
+        let Some(k) = REGIME_NAMES.iter().position(|n| n == name) else {
+            return Err(ConfigError::invalid(
+                key,
+                format!("is not a regime; use one of {}", REGIME_NAMES.join(", ")),
+            ));
+        };
+        if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
+            return Err(ConfigError::invalid(
+                key,
+                format!("must be between 0 and 10, got {m}"),
+            ));
+        }
+        out[k] = m;
+    }
+    Ok(out)
+}
+
 fn fraction(key: &str, v: Option<f64>, default: f64, lo: f64, hi: f64) -> Result<f64, ConfigError> {
     let x = v.unwrap_or(default);
     if x.is_finite() && x >= lo && x <= hi {
@@ -444,23 +471,11 @@ impl RawSizing {
                 format!("must be below sizing.max_drawdown ({max_drawdown}), got {brake_start}"),
             ));
         }
-        let mut regime_multipliers = [1.2, 0.5, 1.0, 0.0];
-        for (name, &m) in self.regime_multipliers.iter().flatten() {
-            let key = format!("sizing.regime_multipliers.{name}");
-            let Some(k) = REGIME_NAMES.iter().position(|n| n == name) else {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("is not a regime; use one of {}", REGIME_NAMES.join(", ")),
-                ));
-            };
-            if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("must be between 0 and 10, got {m}"),
-                ));
-            }
-            regime_multipliers[k] = m;
-        }
+        let regime_multipliers = regime_multipliers(
+            "sizing",
+            self.regime_multipliers.as_ref(),
+            [1.2, 0.5, 1.0, 0.0],
+        )?;
         Ok(SizingSpec {
             min_edge: fraction("min_edge", self.min_edge, 0.55, 0.0, 1.0)?,
             max_position: fraction("max_position", self.max_position, 0.10, 0.0, 1.0)?,
