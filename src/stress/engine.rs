@@ -113,32 +113,18 @@ pub fn run(
         let mut first = paths.start;
         while first < paths.end {
             let range = first..(first + chunk).min(paths.end);
-            let res = if use_primary {
-                match backend.run_chunk(p, range.clone(), !exact) {
-                    Ok(r) => {
-                        used.push(backend.kind().as_str());
-                        r
-                    }
-                    Err(e) if backend.kind() != BackendKind::Cpu => {
-                        tracing::warn!(
-                            "{} backend failed on scenario {} paths {:?}: {e:#}; re-running this and later chunks on the cpu",
-                            backend.kind().as_str(),
-                            plan.names[s],
-                            range
-                        );
-                        out.fallback_reason.get_or_insert_with(|| format!("{e:#}"));
-                        use_primary = false;
-                        out.fallback_chunks += 1;
-                        used.push("cpu");
-                        cpu.run_chunk(p, range.clone(), !exact)?
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else {
-                out.fallback_chunks += 1;
-                used.push("cpu");
-                cpu.run_chunk(p, range.clone(), !exact)?
-            };
+            let (res, ran) = chunk_with_fallback(
+                backend,
+                &mut cpu,
+                p,
+                range.clone(),
+                !exact,
+                &plan.names[s],
+                &mut use_primary,
+                &mut out.fallback_chunks,
+                &mut out.fallback_reason,
+            )?;
+            used.push(ran);
             on_chunk(s, range.start, &res)?;
             acc.push(&res.paths, &res.values);
             acc.push_counts(&res.band_counts);
@@ -154,6 +140,43 @@ pub fn run(
         out.bands.extend(bands);
     }
     Ok(out)
+}
+
+/// Runs one chunk on `backend` while `use_primary` holds, else on the CPU.
+/// A device failure re-runs the chunk on the CPU, records the first error
+/// and switches the later chunks to the CPU; every chunk the CPU runs in
+/// its place counts as a fallback chunk. Returns the chunk and who ran it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the fallback state is updated in place by both callers"
+)]
+fn chunk_with_fallback(
+    backend: &mut dyn StressBackend,
+    cpu: &mut CpuBackend,
+    p: &Prepared,
+    range: Range<u64>,
+    histogram: bool,
+    scenario: &str,
+    use_primary: &mut bool,
+    fallback_chunks: &mut u64,
+    fallback_reason: &mut Option<String>,
+) -> anyhow::Result<(ChunkOut, &'static str)> {
+    if *use_primary {
+        match backend.run_chunk(p, range.clone(), histogram) {
+            Ok(r) => return Ok((r, backend.kind().as_str())),
+            Err(e) if backend.kind() != BackendKind::Cpu => {
+                tracing::warn!(
+                    "{} backend failed on scenario {scenario} paths {range:?}: {e:#}; re-running this and later chunks on the cpu",
+                    backend.kind().as_str(),
+                );
+                fallback_reason.get_or_insert_with(|| format!("{e:#}"));
+                *use_primary = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    *fallback_chunks += 1;
+    Ok((cpu.run_chunk(p, range, histogram)?, "cpu"))
 }
 
 /// One block of paths of one scenario: what a cluster unit keeps of it.
@@ -207,32 +230,18 @@ pub fn run_block(
     let mut first = paths.start;
     while first < paths.end {
         let range = first..(first + chunk).min(paths.end);
-        let res = if *use_primary {
-            match backend.run_chunk(p, range.clone(), !exact) {
-                Ok(r) => {
-                    out.backends.push(backend.kind().as_str().into());
-                    r
-                }
-                Err(e) if backend.kind() != BackendKind::Cpu => {
-                    tracing::warn!(
-                        "{} backend failed on scenario {} paths {:?}: {e:#}; re-running this and later chunks on the cpu",
-                        backend.kind().as_str(),
-                        plan.names[s],
-                        range
-                    );
-                    out.fallback_reason.get_or_insert_with(|| format!("{e:#}"));
-                    *use_primary = false;
-                    out.fallback_chunks += 1;
-                    out.backends.push("cpu".into());
-                    cpu.run_chunk(p, range.clone(), !exact)?
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            out.fallback_chunks += 1;
-            out.backends.push("cpu".into());
-            cpu.run_chunk(p, range.clone(), !exact)?
-        };
+        let (res, ran) = chunk_with_fallback(
+            backend,
+            &mut cpu,
+            p,
+            range.clone(),
+            !exact,
+            &plan.names[s],
+            use_primary,
+            &mut out.fallback_chunks,
+            &mut out.fallback_reason,
+        )?;
+        out.backends.push(ran.into());
         out.paths.extend_from_slice(&res.paths);
         if exact {
             out.values.extend_from_slice(&res.values);
